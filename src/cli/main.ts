@@ -1,0 +1,257 @@
+/**
+ * The `upscale` command: thin over the library. Results go to stdout (a line per file, or JSON with --json),
+ * errors to stderr as one line each, progress to stderr on a terminal only.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { isUpscaleError } from '../errors.js';
+import type { OutputFormat } from '../image/index.js';
+import { listModels } from '../models/registry.js';
+import type { SizeRequest } from '../pipeline/size.js';
+import { createUpscaler, type UpscaleFileOptions } from '../upscaler.js';
+import { VERSION } from '../version.js';
+import { planJobs } from './inputs.js';
+import { createProgressView } from './progress.js';
+
+interface CliOptions {
+  output?: string;
+  scale?: number;
+  model?: string;
+  width?: number;
+  height?: number;
+  fit?: { width: number; height: number };
+  format?: OutputFormat;
+  quality?: number;
+  lossless?: boolean;
+  tile?: number | 'auto';
+  threads?: number;
+  recursive: boolean;
+  overwrite: boolean;
+  provenance: boolean;
+  metadata: boolean;
+  keepDensity: boolean;
+  maxPixels?: number;
+  json: boolean;
+  quiet: boolean;
+}
+
+type Status = 'ok' | 'skipped' | 'failed';
+interface FileReport {
+  input: string;
+  output?: string;
+  status: Status;
+  width?: number;
+  height?: number;
+  outputWidth?: number;
+  outputHeight?: number;
+  milliseconds?: number;
+  error?: { code: string; message: string };
+}
+
+const EXAMPLES = `
+Examples:
+  upscale photo.jpg                       photo@4x.jpg beside it (default model, x4)
+  upscale photo.jpg -s 2.5 -o big.png     any factor, any output format
+  upscale photo.jpg --fit 3840x2160       largest size that fits in 4K
+  upscale scans/ -r -o out/ -m bicubic    a whole tree, mirrored into out/
+  upscale art.png -m ./4x-model.onnx      your own ONNX super-resolution model
+  upscale models                          list the available models
+
+Exit status: 0 when every input succeeded (or was skipped), 1 when any failed, 2 for invalid usage, 130 when cancelled.`;
+
+export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  const program = new Command('upscale')
+    .description('Enlarge images with AI super-resolution or classical interpolation, on the CPU.')
+    .version(VERSION)
+    .argument('[inputs...]', 'image files or directories')
+    .option('-o, --output <path>', 'output file (one input) or directory')
+    .option('-s, --scale <factor>', 'enlargement factor, e.g. 2, 4 or 2.5 (default: the model\'s scale)', positiveNumber)
+    .option('-m, --model <model>', 'model id (see `upscale models`) or path to an .onnx file')
+    .option('--width <px>', 'output width (keeps the aspect ratio unless --height is given too)', positiveInt)
+    .option('--height <px>', 'output height', positiveInt)
+    .option('--fit <WxH>', 'largest size that fits in a box, e.g. 3840x2160', box)
+    .addOption(new Option('-f, --format <format>', 'output format (default: from the output extension, or the input\'s)').choices(['png', 'jpeg', 'jpg', 'webp', 'tiff', 'avif']).argParser(formatName))
+    .option('-q, --quality <1-100>', 'quality for JPEG, WebP and AVIF', quality)
+    .option('--lossless', 'lossless WebP/AVIF')
+    .option('--tile <px>', 'tile size in input pixels, or "auto"', tileSize)
+    .option('--threads <n>', 'inference threads (default: all cores)', positiveInt)
+    .option('-r, --recursive', 'descend into sub-directories, mirroring them in the output directory', false)
+    .option('--overwrite', 'replace existing outputs (by default they are skipped)', false)
+    .option('--no-provenance', 'do not record the upscaling in the output\'s XMP')
+    .option('--no-metadata', 'drop the input\'s ICC profile, EXIF, XMP and IPTC')
+    .option('--keep-density', 'keep the input\'s DPI (by default it grows with the pixels, keeping the print size)', false)
+    .option('--max-pixels <n>', 'largest input accepted, in pixels (default: 200000000)', positiveInt)
+    .option('--json', 'print results as JSON on stdout', false)
+    .option('--quiet', 'print nothing but errors', false)
+    .addHelpText('after', EXAMPLES)
+    .showHelpAfterError('(run upscale --help for usage)')
+    .action(async (inputs: string[], options: CliOptions) => {
+      if (inputs.length === 0) program.help({ error: true });
+      exitCode = await runUpscale(inputs, options);
+    });
+
+  program
+    .command('models')
+    .description('list the available models')
+    .option('--json', 'print as JSON', false)
+    .action((options: { json: boolean }) => {
+      const models = listModels();
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(models, null, 2)}\n`);
+      } else {
+        const idWidth = Math.max(...models.map((m) => m.id.length));
+        for (const m of models) process.stdout.write(`${m.id.padEnd(idWidth)}  ${m.kind.padEnd(9)}  ${m.description}\n`);
+        process.stdout.write('\nOr give a path to your own .onnx super-resolution model: upscale photo.jpg -m ./model.onnx\n');
+      }
+    });
+
+  let exitCode = 0;
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version') return 0;
+    if (code === 'commander.help') return 2;
+    if (code?.startsWith('commander.')) return 2;
+    throw error;
+  }
+  return exitCode;
+}
+
+async function runUpscale(inputs: string[], options: CliOptions): Promise<number> {
+  const size: SizeRequest = { scale: options.scale, width: options.width, height: options.height, fit: options.fit };
+  const print = (line: string): void => {
+    if (!options.quiet && !options.json) process.stdout.write(`${line}\n`);
+  };
+  const fail = (message: string): void => {
+    process.stderr.write(`upscale: ${message}\n`);
+  };
+
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  let upscaler;
+  try {
+    upscaler = await createUpscaler({
+      model: options.model,
+      tileSize: options.tile,
+      threads: options.threads,
+      maxInputPixels: options.maxPixels,
+    });
+  } catch (error) {
+    fail(isUpscaleError(error) ? error.message : String(error));
+    return 2;
+  }
+
+  const reports: FileReport[] = [];
+  try {
+    const { jobs, errors } = planJobs(inputs, {
+      output: options.output,
+      recursive: options.recursive,
+      format: options.format,
+      size,
+      defaultScale: upscaler.model.scale,
+    });
+    for (const e of errors) {
+      fail(e.message);
+      reports.push({ input: e.input, status: 'failed', error: { code: 'INPUT_NOT_FOUND', message: e.message } });
+    }
+    const progress = createProgressView(process.stderr.isTTY === true && !options.quiet && !options.json);
+    for (const [i, job] of jobs.entries()) {
+      if (controller.signal.aborted) break;
+      const fileOptions: UpscaleFileOptions = {
+        ...size,
+        format: options.format,
+        quality: options.quality,
+        lossless: options.lossless,
+        overwrite: options.overwrite,
+        provenance: options.provenance,
+        keepMetadata: options.metadata,
+        keepDensity: options.keepDensity,
+        signal: controller.signal,
+        onProgress: (event) => progress.update(event),
+      };
+      progress.start(jobs.length > 1 ? `[${i + 1}/${jobs.length}] ${job.input}` : job.input);
+      try {
+        mkdirSync(dirname(job.output), { recursive: true });
+        const result = await upscaler.upscaleFile(job.input, job.output, fileOptions);
+        progress.stop();
+        print(`${job.input} -> ${job.output} (${result.inputSize.width}x${result.inputSize.height} -> ${result.outputSize.width}x${result.outputSize.height}, ${(result.milliseconds / 1000).toFixed(1)} s)`);
+        reports.push({
+          input: job.input,
+          output: job.output,
+          status: 'ok',
+          width: result.inputSize.width,
+          height: result.inputSize.height,
+          outputWidth: result.outputSize.width,
+          outputHeight: result.outputSize.height,
+          milliseconds: result.milliseconds,
+        });
+      } catch (error) {
+        progress.stop();
+        if (isUpscaleError(error) && error.code === 'OUTPUT_EXISTS' && !options.overwrite) {
+          print(`${job.input}: skipped, ${job.output} exists (use --overwrite to replace it)`);
+          reports.push({ input: job.input, output: job.output, status: 'skipped' });
+          continue;
+        }
+        if (isUpscaleError(error) && error.code === 'ABORTED') break;
+        const message = isUpscaleError(error) ? error.message : `${job.input}: ${error instanceof Error ? error.message : String(error)}`;
+        fail(message);
+        reports.push({ input: job.input, output: job.output, status: 'failed', error: { code: isUpscaleError(error) ? error.code : 'INTERNAL', message } });
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await upscaler.dispose();
+  }
+  if (options.json) process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
+  if (controller.signal.aborted) {
+    fail('cancelled; no partial output was written');
+    return 130;
+  }
+  return reports.some((r) => r.status === 'failed') ? 1 : 0;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`Expected a number above 0, got "${value}".`);
+  return n;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`Expected a positive integer, got "${value}".`);
+  return n;
+}
+
+function box(value: string): { width: number; height: number } {
+  const match = /^(\d+)x(\d+)$/i.exec(value.trim());
+  if (!match) throw new InvalidArgumentError(`Expected WIDTHxHEIGHT such as 3840x2160, got "${value}".`);
+  return { width: positiveInt(match[1]!), height: positiveInt(match[2]!) };
+}
+
+function quality(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError(`Expected an integer from 1 to 100, got "${value}".`);
+  return n;
+}
+
+function tileSize(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 16) throw new InvalidArgumentError(`Expected "auto" or an integer of at least 16, got "${value}".`);
+  return n;
+}
+
+function formatName(value: string): OutputFormat {
+  const name = value.toLowerCase();
+  if (name === 'jpg') return 'jpeg';
+  if (name === 'png' || name === 'jpeg' || name === 'webp' || name === 'tiff' || name === 'avif') return name;
+  throw new InvalidArgumentError(`Expected one of png, jpeg, webp, tiff, avif, got "${value}".`);
+}
+

@@ -1,0 +1,104 @@
+/**
+ * The only module that imports onnxruntime-node. A session is created once per model and reused for every tile.
+ */
+import { availableParallelism } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { UpscaleError } from '../errors.js';
+
+export interface TensorShapeInfo {
+  readonly name: string;
+  /** Numbers for fixed dimensions, strings for symbolic ones, undefined where the model says nothing. */
+  readonly dims: readonly (number | string | undefined)[];
+}
+
+export interface SessionOptions {
+  /** Threads for one inference. @default the number of CPU cores */
+  threads?: number;
+  /** Names the model in error messages. */
+  label?: string;
+}
+
+/** A float32 NCHW image tensor: batch 1. */
+export interface ImageTensor {
+  readonly data: Float32Array;
+  readonly channels: number;
+  readonly height: number;
+  readonly width: number;
+}
+
+export class OnnxSession {
+  readonly input: TensorShapeInfo;
+  readonly output: TensorShapeInfo;
+  readonly #session: ort.InferenceSession;
+  readonly #label: string;
+
+  private constructor(session: ort.InferenceSession, label: string) {
+    this.#session = session;
+    this.#label = label;
+    this.input = describe(session.inputMetadata[0], session.inputNames[0]);
+    this.output = describe(session.outputMetadata[0], session.outputNames[0]);
+  }
+
+  /** Loads a model; a file that onnxruntime cannot read is a MODEL_INVALID error naming `label`. */
+  static async create(model: Uint8Array, options: SessionOptions = {}): Promise<OnnxSession> {
+    const label = options.label ?? 'model';
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(model, {
+        graphOptimizationLevel: 'all',
+        executionMode: 'sequential',
+        intraOpNumThreads: options.threads ?? availableParallelism(),
+        interOpNumThreads: 1,
+      });
+    } catch (error) {
+      throw new UpscaleError('MODEL_INVALID', `not a loadable ONNX model (${firstLine(error)})`, { file: label, cause: error });
+    }
+    if (session.inputNames.length !== 1 || session.outputNames.length < 1) {
+      await session.release();
+      throw new UpscaleError(
+        'MODEL_INVALID',
+        `expected a model with one image input, got ${session.inputNames.length} inputs and ${session.outputNames.length} outputs`,
+        { file: label },
+      );
+    }
+    return new OnnxSession(session, label);
+  }
+
+  /** Runs one NCHW image through the model and returns its first output. */
+  async run(image: ImageTensor): Promise<ImageTensor> {
+    const feed = new ort.Tensor('float32', image.data, [1, image.channels, image.height, image.width]);
+    let result: ort.InferenceSession.ReturnType;
+    try {
+      result = await this.#session.run({ [this.input.name]: feed });
+    } catch (error) {
+      throw new UpscaleError('INFERENCE_FAILED', `inference failed on a ${image.width}x${image.height} input (${firstLine(error)})`, {
+        file: this.#label,
+        cause: error,
+      });
+    } finally {
+      feed.dispose();
+    }
+    const output = result[this.output.name];
+    if (output === undefined || output.type !== 'float32' || output.dims.length !== 4 || output.dims[0] !== 1) {
+      throw new UpscaleError('MODEL_INVALID', `expected a float32 NCHW output, got ${output?.type} [${output?.dims.join(', ')}]`, {
+        file: this.#label,
+      });
+    }
+    const [, channels = 0, height = 0, width = 0] = output.dims;
+    return { data: output.data as Float32Array, channels, height, width };
+  }
+
+  async dispose(): Promise<void> {
+    await this.#session.release();
+  }
+}
+
+function describe(metadata: ort.InferenceSession.ValueMetadata | undefined, name: string | undefined): TensorShapeInfo {
+  if (metadata === undefined || !metadata.isTensor) return { name: name ?? '', dims: [] };
+  return { name: metadata.name, dims: metadata.shape.map((d) => (typeof d === 'number' && d < 0 ? undefined : d)) };
+}
+
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return (text.split('\n')[0] ?? '').trim();
+}

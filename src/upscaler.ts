@@ -1,0 +1,216 @@
+/**
+ * createUpscaler(): load a model once, then upscale rasters, buffers or files with it, then dispose().
+ */
+import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { throwIfAborted, UpscaleError } from './errors.js';
+import { writeFileAtomic } from './files.js';
+import { decodeImage, encodeImage, outputFormatFromPath, type ImageMetadata, type OutputFormat } from './image/index.js';
+import type { Raster } from './image/raster.js';
+import type { LoadedModel, ModelDescriptor } from './models/types.js';
+import { DEFAULT_MODEL, loadModel } from './models/registry.js';
+import { resolveTargetSize, passesFor, validateSizeRequest, type Size, type SizeRequest } from './pipeline/size.js';
+import { upscaleRaster, type UpscaleProgress } from './pipeline/upscale-raster.js';
+import { withProvenance } from './provenance.js';
+import { TOOL_NAME } from './version.js';
+
+export interface UpscalerOptions {
+  /** A classical method (`lanczos3`, `bicubic`, `bilinear`, `nearest`) or a path to an .onnx model. @default 'lanczos3' */
+  model?: string | undefined;
+  /** Threads for inference. @default the number of CPU cores */
+  threads?: number | undefined;
+  /** Tile edge in input pixels, or 'auto' to choose one from `memoryBudgetBytes`. @default 'auto' */
+  tileSize?: number | 'auto' | undefined;
+  /** Working memory that the automatic tile size is chosen for. @default 1 GiB */
+  memoryBudgetBytes?: number | undefined;
+  /** Largest input accepted, in pixels; larger files are refused before decoding. @default 200_000_000 */
+  maxInputPixels?: number | undefined;
+  /** Largest output (and intermediate) image, in pixels. @default 400_000_000 */
+  maxOutputPixels?: number | undefined;
+}
+
+export interface UpscaleOptions extends SizeRequest {
+  signal?: AbortSignal | undefined;
+  onProgress?: ((event: UpscaleProgress) => void) | undefined;
+}
+
+export interface UpscaleFileOptions extends UpscaleOptions {
+  /** Output format; by default the output's extension decides. */
+  format?: OutputFormat | undefined;
+  /** 1..100 for JPEG, WebP, AVIF. */
+  quality?: number | undefined;
+  /** Lossless WebP/AVIF. */
+  lossless?: boolean | undefined;
+  /** PNG zlib level 0..9. */
+  compressionLevel?: number | undefined;
+  /** Replace an existing output file. @default false */
+  overwrite?: boolean | undefined;
+  /** Record in XMP that the image was upscaled, by what and how. @default true */
+  provenance?: boolean | undefined;
+  /** Keep the input's ICC profile, EXIF, XMP and IPTC. @default true */
+  keepMetadata?: boolean | undefined;
+  /** Keep the input's DPI instead of scaling it with the pixels (which keeps the print size). @default false */
+  keepDensity?: boolean | undefined;
+}
+
+export interface UpscaleFileResult {
+  readonly input: string;
+  readonly output: string;
+  readonly format: OutputFormat;
+  readonly model: string;
+  readonly inputSize: Size;
+  readonly outputSize: Size;
+  readonly milliseconds: number;
+}
+
+export interface Upscaler {
+  readonly model: ModelDescriptor;
+  /** Upscales pixels (a Raster), or an encoded image given as bytes or a path; returns the pixels. */
+  upscale(input: Raster | Uint8Array | string, options?: UpscaleOptions): Promise<Raster>;
+  /** Reads, upscales and writes a file, keeping metadata; the output appears only when complete. */
+  upscaleFile(input: string, output: string, options?: UpscaleFileOptions): Promise<UpscaleFileResult>;
+  dispose(): Promise<void>;
+}
+
+const DEFAULTS = { maxInputPixels: 200_000_000, maxOutputPixels: 400_000_000 } as const;
+
+/**
+ * @example
+ * const upscaler = await createUpscaler({ model: './4x-model.onnx' });
+ * await upscaler.upscaleFile('photo.jpg', 'photo@4x.jpg', { onProgress: (e) => console.log(e) });
+ * await upscaler.dispose();
+ */
+export async function createUpscaler(options: UpscalerOptions = {}): Promise<Upscaler> {
+  validateUpscalerOptions(options);
+  const sessionOptions = options.threads === undefined ? {} : { threads: options.threads };
+  const model = await loadModel(options.model ?? DEFAULT_MODEL, sessionOptions);
+  const maxInputPixels = options.maxInputPixels ?? DEFAULTS.maxInputPixels;
+  const maxOutputPixels = options.maxOutputPixels ?? DEFAULTS.maxOutputPixels;
+  let disposed = false;
+
+  const run = async (raster: Raster, request: UpscaleOptions, file?: string): Promise<Raster> => {
+    if (disposed) throw new Error('This upscaler was disposed');
+    const target = resolveTargetSize(raster, request, model.descriptor.scale);
+    checkOutputSize(raster, target, model, maxOutputPixels, file);
+    return upscaleRaster(raster, model, target, {
+      tileSize: options.tileSize,
+      memoryBudgetBytes: options.memoryBudgetBytes,
+      signal: request.signal,
+      onProgress: request.onProgress,
+    });
+  };
+
+  return {
+    model: model.descriptor,
+
+    async upscale(input, request = {}) {
+      validateSizeRequest(request);
+      const raster = isRaster(input) ? input : (await decodeImage(toSource(input), { maxPixels: maxInputPixels })).raster;
+      return run(raster, request);
+    },
+
+    async upscaleFile(input, output, request = {}) {
+      const started = performance.now();
+      validateSizeRequest(request);
+      const format = request.format ?? outputFormatFromPath(output);
+      if (format === undefined) {
+        throw new UpscaleError('INVALID_OPTION', 'cannot tell the output format from the extension (expected .png, .jpg, .webp, .tif or .avif, or give a format)', { file: output });
+      }
+      if (resolve(input) === resolve(output)) {
+        throw new UpscaleError('INVALID_OPTION', 'output would overwrite the input; choose another output name', { file: input });
+      }
+      if (!request.overwrite && existsSync(output)) {
+        throw new UpscaleError('OUTPUT_EXISTS', 'output file exists (use --overwrite to replace it)', { file: output });
+      }
+      throwIfAborted(request.signal);
+      const decoded = await decodeImage(input, { maxPixels: maxInputPixels, file: input });
+      const pixels = await run(decoded.raster, request, input);
+      throwIfAborted(request.signal);
+      const scaleX = pixels.width / decoded.raster.width;
+      const scaleY = pixels.height / decoded.raster.height;
+      const kept: ImageMetadata = request.keepMetadata === false ? {} : decoded.metadata;
+      const { xmp: inputXmp, density: inputDensity, ...rest } = kept;
+      const metadata: ImageMetadata = { ...rest };
+      const xmp =
+        request.provenance === false
+          ? inputXmp
+          : withProvenance(inputXmp?.toString('utf8'), {
+              tool: TOOL_NAME,
+              model: model.descriptor.id,
+              modelSha256: model.kind === 'network' ? model.sha256 : undefined,
+              ai: model.kind === 'network',
+              scaleX,
+              scaleY,
+              width: pixels.width,
+              height: pixels.height,
+            });
+      if (xmp !== undefined) metadata.xmp = typeof xmp === 'string' ? Buffer.from(xmp, 'utf8') : xmp;
+      const density = inputDensity === undefined ? undefined : request.keepDensity ? inputDensity : inputDensity * scaleX;
+      const encoded = await encodeImage(pixels, {
+        format,
+        metadata,
+        ...(density === undefined ? {} : { density }),
+        ...(request.quality === undefined ? {} : { quality: request.quality }),
+        ...(request.lossless === undefined ? {} : { lossless: request.lossless }),
+        ...(request.compressionLevel === undefined ? {} : { compressionLevel: request.compressionLevel }),
+      });
+      throwIfAborted(request.signal);
+      await writeFileAtomic(output, encoded, { overwrite: request.overwrite ?? false });
+      return {
+        input,
+        output,
+        format,
+        model: model.descriptor.id,
+        inputSize: { width: decoded.raster.width, height: decoded.raster.height },
+        outputSize: { width: pixels.width, height: pixels.height },
+        milliseconds: Math.round(performance.now() - started),
+      };
+    },
+
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      if (model.kind === 'network') await model.network.dispose();
+    },
+  };
+}
+
+function checkOutputSize(input: Size, target: Size, model: LoadedModel, limit: number, file: string | undefined): void {
+  // A network may pass through a size larger than the target (x4 twice, then down to x10).
+  let largest = target.width * target.height;
+  if (model.kind === 'network') {
+    const side = model.network.scale ** passesFor(input, target, model.network.scale);
+    largest = Math.max(largest, input.width * side * input.height * side);
+  }
+  if (largest > limit) {
+    throw new UpscaleError(
+      'INPUT_TOO_LARGE',
+      `output of ${target.width}x${target.height} needs ${(largest / 1e6).toFixed(0)} megapixels, above the limit of ${(limit / 1e6).toFixed(0)} (raise maxOutputPixels / --max-output-pixels)`,
+      file === undefined ? {} : { file },
+    );
+  }
+}
+
+function validateUpscalerOptions(options: UpscalerOptions): void {
+  const positiveInt = (name: string, value: unknown): void => {
+    if (value !== undefined && !(typeof value === 'number' && Number.isInteger(value) && value >= 1)) {
+      throw new UpscaleError('INVALID_OPTION', `Expected ${name} to be a positive integer, got ${String(value)} (${typeof value})`);
+    }
+  };
+  positiveInt('threads', options.threads);
+  if (options.tileSize !== 'auto') positiveInt('tileSize', options.tileSize);
+  if (typeof options.tileSize === 'number' && options.tileSize < 16) {
+    throw new UpscaleError('INVALID_OPTION', `Expected tileSize to be at least 16, got ${options.tileSize}`);
+  }
+  positiveInt('memoryBudgetBytes', options.memoryBudgetBytes);
+  positiveInt('maxInputPixels', options.maxInputPixels);
+  positiveInt('maxOutputPixels', options.maxOutputPixels);
+}
+
+function isRaster(input: Raster | Uint8Array | string): input is Raster {
+  return typeof input === 'object' && !(input instanceof Uint8Array);
+}
+
+function toSource(input: Uint8Array | string): Buffer | string {
+  return typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+}
