@@ -1,0 +1,1 @@
+export { psnr, psnrY, ssimY, toY } from './quality.js';
