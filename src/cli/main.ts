@@ -85,6 +85,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
     .option('--json', 'print results as JSON on stdout', false)
     .option('--quiet', 'print nothing but errors', false)
     .addHelpText('after', EXAMPLES)
+    .enablePositionalOptions()
     .showHelpAfterError('(run upscale --help for usage)')
     .action(async (inputs: string[], options: CliOptions) => {
       if (inputs.length === 0) program.help({ error: true });

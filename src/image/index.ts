@@ -1,0 +1,21 @@
+/** Image I/O: decoding files to rasters and encoding rasters with their metadata. The only module importing sharp. */
+export { decodeImage } from './decode.js';
+export type { DecodeOptions, DecodedImage } from './decode.js';
+export { encodeImage, normalizeEncodeOptions } from './encode.js';
+export type { EncodeOptions, NormalizedEncodeOptions, TiffCompression } from './encode.js';
+export {
+  INPUT_FORMATS,
+  OUTPUT_FORMATS,
+  MAX_DIMENSION,
+  describeContent,
+  extensionFor,
+  formatName,
+  isOutputFormat,
+  mimeTypeFor,
+  outputFormatFromPath,
+  sniffFormat,
+} from './formats.js';
+export type { InputFormat, OutputFormat } from './formats.js';
+export type { ImageMetadata, MetadataInput } from './metadata/blocks.js';
+export { colourChannels, createRaster, hasAlpha, maxSample } from './raster.js';
+export type { Channels, Depth, Raster, SampleArray } from './raster.js';
