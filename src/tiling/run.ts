@@ -34,26 +34,43 @@ export async function runTiled(source: Raster, model: TileModel, options: RunTil
   const { scale } = model;
   const output = createRaster(source.width * scale, source.height * scale, source.channels, options.outputDepth);
   const tiles = planTiles(source.width, source.height, options.tileSize, options.overlap);
+  // A 1-channel network sees an RGB image one channel at a time.
   const groups = model.channels === 1 ? source.channels : 1;
-  for (const tile of tiles) {
-    throwIfAborted(options.signal);
-    for (let group = 0; group < groups; group++) {
-      const input = readTile(source, tile.padded, model, group);
-      const result = await model.run(input);
+  const jobs = tiles.flatMap((tile) => Array.from({ length: groups }, (_, group) => ({ tile, group })));
+  const start = (index: number): Promise<{ input: ImageTensor; result: ImageTensor }> | undefined => {
+    const job = jobs[index];
+    if (job === undefined) return undefined;
+    const input = readTile(source, job.tile.padded, model, job.group);
+    return model.run(input).then((result) => ({ input, result }));
+  };
+
+  // The next tile's inference runs (in onnxruntime's threads) while this one is written out.
+  let pending = start(0);
+  try {
+    for (let index = 0; pending !== undefined; index++) {
+      const { input, result } = await pending;
+      throwIfAborted(options.signal);
+      pending = start(index + 1);
       if (result.width !== input.width * scale || result.height !== input.height * scale) {
         throw new UpscaleError(
           'MODEL_INVALID',
           `expected a ${input.width * scale}x${input.height * scale} output for a ${input.width}x${input.height} input at x${scale}, got ${result.width}x${result.height}`,
         );
       }
+      const { tile, group } = jobs[index]!;
       writeCore(output, result, tile, scale, model, model.channels === 1 ? group : -1);
+      if (group === groups - 1) {
+        const { core } = tile;
+        options.onTile?.({
+          index: tile.index,
+          total: tiles.length,
+          rect: { x: core.x * scale, y: core.y * scale, width: core.width * scale, height: core.height * scale },
+        });
+      }
     }
-    const { core } = tile;
-    options.onTile?.({
-      index: tile.index,
-      total: tiles.length,
-      rect: { x: core.x * scale, y: core.y * scale, width: core.width * scale, height: core.height * scale },
-    });
+  } finally {
+    // Whatever stopped the loop, let an inference still in flight finish quietly.
+    void pending?.catch(() => undefined);
   }
   return output;
 }
@@ -108,22 +125,30 @@ function writeCore(output: Raster, result: ImageTensor, tile: Tile, scale: numbe
   const outY = core.y * scale;
   const w = core.width * scale;
   const h = core.height * scale;
-  const quantise = (v: number): number => (v <= 0 ? 0 : v >= max ? max : Math.round(v));
-  for (let y = 0; y < h; y++) {
-    const rowIn = (offsetY + y) * result.width + offsetX;
-    let at = ((outY + y) * output.width + outX) * stride;
-    for (let x = 0; x < w; x++, at += stride) {
-      const i = rowIn + x;
-      if (only >= 0) {
-        dst[at + only] = quantise(src[i]! * factor);
-      } else if (stride === 1) {
-        // An RGB network fed R = G = B: keep its luma (BT.601).
-        dst[at] = quantise((0.299 * src[i]! + 0.587 * src[i + plane]! + 0.114 * src[i + 2 * plane]!) * factor);
-      } else {
-        dst[at] = quantise(src[i]! * factor);
-        dst[at + 1] = quantise(src[i + plane]! * factor);
-        dst[at + 2] = quantise(src[i + 2 * plane]! * factor);
+  const grey = only < 0 && stride === 1;
+  // Channel by channel: one tight loop per plane (RGB network into RGB, or a 1-channel result into its channel).
+  const planes = grey ? 0 : only >= 0 ? 1 : stride;
+  for (let c = 0; c < planes; c++) {
+    const from = only >= 0 ? 0 : c * plane;
+    const channel = only >= 0 ? only : c;
+    for (let y = 0; y < h; y++) {
+      let i = from + (offsetY + y) * result.width + offsetX;
+      let at = ((outY + y) * output.width + outX) * stride + channel;
+      for (let x = 0; x < w; x++, i++, at += stride) {
+        const v = src[i]! * factor;
+        // Clamp, then round half up; `| 0` truncates the non-negative sum fast.
+        dst[at] = v <= 0 ? 0 : v >= max ? max : (v + 0.5) | 0;
       }
+    }
+  }
+  if (!grey) return;
+  // An RGB network fed R = G = B: keep its luma (BT.601).
+  for (let y = 0; y < h; y++) {
+    let i = (offsetY + y) * result.width + offsetX;
+    let at = (outY + y) * output.width + outX;
+    for (let x = 0; x < w; x++, i++, at++) {
+      const v = (0.299 * src[i]! + 0.587 * src[i + plane]! + 0.114 * src[i + 2 * plane]!) * factor;
+      dst[at] = v <= 0 ? 0 : v >= max ? max : (v + 0.5) | 0;
     }
   }
 }
