@@ -183,9 +183,10 @@ function checkOutputSize(input: Size, target: Size, model: LoadedModel, limit: n
     largest = Math.max(largest, input.width * side * input.height * side);
   }
   if (largest > limit) {
+    const megapixels = (n: number): string => `${Number((n / 1e6).toPrecision(3))} megapixels`;
     throw new UpscaleError(
       'INPUT_TOO_LARGE',
-      `output of ${target.width}x${target.height} needs ${(largest / 1e6).toFixed(0)} megapixels, above the limit of ${(limit / 1e6).toFixed(0)} (raise maxOutputPixels / --max-output-pixels)`,
+      `output of ${target.width}x${target.height} needs ${megapixels(largest)}, above the limit of ${megapixels(limit)} (raise maxOutputPixels / --max-output-pixels)`,
       file === undefined ? {} : { file },
     );
   }

@@ -99,6 +99,12 @@ test('any size: factor, width, fit, format from --format', async () => {
   assert.deepEqual(await size(fit), [600, 400]);
   assert.equal((await sharp(fit).metadata()).format, 'webp');
   for (const f of ['sample@2.5x.png', 'sample@w500.png', 'sample@fit1000x400.webp']) rmSync(join(dir, f));
+  assert.equal(upscale('sample.png', '-o', 'c0.png', '--compression', '0').code, 0);
+  assert.equal(upscale('sample.png', '-o', 'c9.png', '--compression', '9').code, 0);
+  assert.ok(statSync(join(dir, 'c0.png')).size > 2 * statSync(join(dir, 'c9.png')).size, 'level 0 stores, level 9 compresses');
+  assert.equal(upscale('sample.png', '-o', 'q.jpg', '-q', '20').code, 0);
+  assert.equal(upscale('sample.png', '-o', 'q95.jpg', '-q', '95').code, 0);
+  assert.ok(statSync(join(dir, 'q95.jpg')).size > statSync(join(dir, 'q.jpg')).size);
 });
 
 test('directories: recursive mirror, existing outputs skipped unless --overwrite, --json report', async () => {

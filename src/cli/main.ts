@@ -32,6 +32,8 @@ interface CliOptions {
   metadata: boolean;
   keepDensity: boolean;
   maxPixels?: number;
+  maxOutputPixels?: number;
+  compression?: number;
   json: boolean;
   quiet: boolean;
 }
@@ -82,6 +84,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
     .option('--no-metadata', 'drop the input\'s ICC profile, EXIF, XMP and IPTC')
     .option('--keep-density', 'keep the input\'s DPI (by default it grows with the pixels, keeping the print size)', false)
     .option('--max-pixels <n>', 'largest input accepted, in pixels (default: 200000000)', positiveInt)
+    .option('--max-output-pixels <n>', 'largest output (and intermediate) image, in pixels (default: 400000000)', positiveInt)
+    .option('--compression <0-9>', 'PNG compression level (default: 6)', compressionLevel)
     .option('--json', 'print results as JSON on stdout', false)
     .option('--quiet', 'print nothing but errors', false)
     .addHelpText('after', EXAMPLES)
@@ -142,6 +146,7 @@ async function runUpscale(inputs: string[], options: CliOptions): Promise<number
       tileSize: options.tile,
       threads: options.threads,
       maxInputPixels: options.maxPixels,
+      maxOutputPixels: options.maxOutputPixels,
     });
   } catch (error) {
     fail(isUpscaleError(error) ? error.message : String(error));
@@ -169,6 +174,7 @@ async function runUpscale(inputs: string[], options: CliOptions): Promise<number
         format: options.format,
         quality: options.quality,
         lossless: options.lossless,
+        compressionLevel: options.compression,
         overwrite: options.overwrite,
         provenance: options.provenance,
         keepMetadata: options.metadata,
@@ -239,6 +245,12 @@ function box(value: string): { width: number; height: number } {
 function quality(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError(`Expected an integer from 1 to 100, got "${value}".`);
+  return n;
+}
+
+function compressionLevel(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 9) throw new InvalidArgumentError(`Expected an integer from 0 to 9, got "${value}".`);
   return n;
 }
 
