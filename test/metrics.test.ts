@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { createRaster } from '../src/image/raster.js';
 import type { Channels, Raster } from '../src/image/raster.js';
-import { psnr, psnrY, ssimY, toY } from '../src/metrics/index.js';
+import { cropToMultiple, psnr, psnrY, ssimY, toY } from '../src/metrics/index.js';
+import { loadPng } from './helpers/eval-images.js';
 import { imresizeMatlab } from '../src/resample/index.js';
 
 const EVAL = fileURLToPath(new URL('../../shared/eval/', import.meta.url));
@@ -185,22 +185,7 @@ test('metrics reject mismatched sizes, bad shaves and images too small for the w
   });
 });
 
-async function loadPng(path: string): Promise<Raster> {
-  const { data, info } = await sharp(path).raw().toBuffer({ resolveWithObject: true });
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length);
-  return { width: info.width, height: info.height, channels: info.channels as Channels, depth: 8, data: bytes };
-}
 
-/** Protocol step 1: crop to a multiple of the scale, keeping the top-left corner. */
-function cropToMultiple(r: Raster, scale: number): Raster {
-  const width = r.width - (r.width % scale);
-  const height = r.height - (r.height % scale);
-  const out = createRaster(width, height, r.channels, r.depth);
-  const rowIn = r.width * r.channels;
-  const rowOut = width * r.channels;
-  for (let y = 0; y < height; y++) out.data.set(r.data.subarray(y * rowIn, y * rowIn + rowOut), y * rowOut);
-  return out;
-}
 
 test('MATLAB bicubic upscaling of LR_bicubic reproduces the reference PSNR-Y / SSIM-Y table', async () => {
   for (const set of ['Set5', 'Set14'] as const) {

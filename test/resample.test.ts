@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { createRaster, maxSample } from '../src/image/raster.js';
 import type { Channels, Raster } from '../src/image/raster.js';
 import { contributions, imresizeMatlab, resize, RESAMPLE_KERNELS } from '../src/resample/index.js';
 import type { ResampleKernel } from '../src/resample/index.js';
-import { psnrY, ssimY } from '../src/metrics/index.js';
+import { cropToMultiple, psnrY, ssimY } from '../src/metrics/index.js';
+import { loadPng } from './helpers/eval-images.js';
 import { isUpscaleError } from '../src/errors.js';
 
 const EVAL = fileURLToPath(new URL('../../shared/eval/', import.meta.url));
@@ -26,23 +26,7 @@ function evalDir(...parts: string[]): string {
   return dir;
 }
 
-async function loadPng(path: string): Promise<Raster> {
-  const { data, info } = await sharp(path).raw().toBuffer({ resolveWithObject: true });
-  assert.equal(data.length, info.width * info.height * info.channels, `${path}: expected 8-bit samples`);
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length);
-  return { width: info.width, height: info.height, channels: info.channels as Channels, depth: 8, data: bytes };
-}
 
-/** Protocol step 1: crop to a multiple of the scale, keeping the top-left corner. */
-function cropToMultiple(r: Raster, scale: number): Raster {
-  const width = r.width - (r.width % scale);
-  const height = r.height - (r.height % scale);
-  const out = createRaster(width, height, r.channels, r.depth);
-  const rowIn = r.width * r.channels;
-  const rowOut = width * r.channels;
-  for (let y = 0; y < height; y++) out.data.set(r.data.subarray(y * rowIn, y * rowIn + rowOut), y * rowOut);
-  return out;
-}
 
 interface Pair {
   name: string;

@@ -3,6 +3,7 @@
  * Field numbers follow https://github.com/onnx/onnx/blob/main/onnx/onnx.proto.
  */
 import { ProtoWriter, float32Bytes, int64Bytes } from './protobuf.js';
+import { MODEL, GRAPH, NODE, ATTRIBUTE, ATTRIBUTE_TYPE, TENSOR, VALUE_INFO, TYPE, TYPE_TENSOR, SHAPE, DIMENSION, OPSET, ENTRY } from './schema.js';
 
 /** TensorProto.DataType codes, by the names onnxruntime-node uses for tensor types. */
 export const TENSOR_DATA_TYPES = {
@@ -140,19 +141,6 @@ interface Initializer extends TensorValue {
 }
 
 // onnx.proto field numbers, one table per message.
-const MODEL = { irVersion: 1, producerName: 2, producerVersion: 3, docString: 6, graph: 7, opsetImport: 8, metadataProps: 14 };
-const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12, valueInfo: 13 };
-const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 };
-const ATTRIBUTE = { name: 1, f: 2, i: 3, s: 4, t: 5, floats: 7, ints: 8, strings: 9, type: 20 };
-const ATTRIBUTE_TYPE = { float: 1, int: 2, string: 3, tensor: 4, floats: 6, ints: 7, strings: 8 } as const;
-const TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9 };
-const VALUE_INFO = { name: 1, type: 2 };
-const TYPE = { tensorType: 1 };
-const TYPE_TENSOR = { elemType: 1, shape: 2 };
-const SHAPE = { dim: 1 };
-const DIMENSION = { value: 1, param: 2 };
-const OPSET = { domain: 1, version: 2 };
-const ENTRY = { key: 1, value: 2 };
 
 /** IR version of the ONNX release that introduced each opset range (onnx/helper.py VERSION_TABLE). */
 function defaultIrVersion(opset: number): number {

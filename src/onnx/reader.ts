@@ -7,6 +7,7 @@ import { TENSOR_DATA_TYPES } from './builder.js';
 import type { TensorElemType } from './builder.js';
 import { ProtoReader, WireType } from './protobuf.js';
 import type { ProtoField } from './protobuf.js';
+import { MODEL, GRAPH, NODE, TENSOR, SPARSE_TENSOR, VALUE_INFO, TYPE, TYPE_TENSOR, SHAPE, DIMENSION, OPSET, ENTRY } from './schema.js';
 
 /** A dimension: fixed size, symbolic name, or `undefined` when the model leaves it unnamed (or negative). */
 export type OnnxDim = number | string | undefined;
@@ -47,18 +48,6 @@ export interface OnnxModelInfo {
 }
 
 // onnx.proto field numbers of the fields read here.
-const MODEL = { irVersion: 1, producerName: 2, producerVersion: 3, graph: 7, opsetImport: 8, metadataProps: 14 };
-const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12, sparseInitializer: 15 };
-const NODE = { opType: 4 };
-const TENSOR = { dims: 1, name: 8, externalData: 13, dataLocation: 14 };
-const SPARSE_TENSOR = { values: 1, dims: 3 };
-const VALUE_INFO = { name: 1, type: 2 };
-const TYPE = { tensorType: 1 };
-const TYPE_TENSOR = { elemType: 1, shape: 2 };
-const SHAPE = { dim: 1 };
-const DIMENSION = { value: 1, param: 2 };
-const OPSET = { domain: 1, version: 2 };
-const ENTRY = { key: 1, value: 2 };
 const DATA_LOCATION_EXTERNAL = 1;
 
 const ELEM_TYPE_NAMES = new Map<number, TensorElemType>(
