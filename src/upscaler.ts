@@ -8,7 +8,7 @@ import { writeFileAtomic } from './files.js';
 import { decodeImage, encodeImage, outputFormatFromPath, type ImageMetadata, type OutputFormat } from './image/index.js';
 import type { Raster } from './image/raster.js';
 import type { LoadedModel, ModelDescriptor } from './models/types.js';
-import { DEFAULT_MODEL, loadModel } from './models/registry.js';
+import { DEFAULT_MODEL, pickScale, resolveModel } from './models/registry.js';
 import { resolveTargetSize, passesFor, validateSizeRequest, type Size, type SizeRequest } from './pipeline/size.js';
 import { upscaleRaster, type UpscaleProgress } from './pipeline/upscale-raster.js';
 import { withProvenance } from './provenance.js';
@@ -83,30 +83,46 @@ const DEFAULTS = { maxInputPixels: 200_000_000, maxOutputPixels: 400_000_000 } a
 export async function createUpscaler(options: UpscalerOptions = {}): Promise<Upscaler> {
   validateUpscalerOptions(options);
   const sessionOptions = options.threads === undefined ? {} : { threads: options.threads };
-  const model = await loadModel(options.model ?? DEFAULT_MODEL, sessionOptions);
+  const choice = await resolveModel(options.model ?? DEFAULT_MODEL, sessionOptions);
   const maxInputPixels = options.maxInputPixels ?? DEFAULTS.maxInputPixels;
   const maxOutputPixels = options.maxOutputPixels ?? DEFAULTS.maxOutputPixels;
+  // Variants of a built-in family load on first use, one session each, kept until dispose().
+  const variants = new Map<number, Promise<LoadedModel>>();
   let disposed = false;
 
-  const run = async (raster: Raster, request: UpscaleOptions, file?: string): Promise<Raster> => {
+  const variantFor = (scale: number): Promise<LoadedModel> => {
+    let loaded = variants.get(scale);
+    if (loaded === undefined) {
+      loaded = choice.load(scale);
+      variants.set(scale, loaded);
+      // A failed load is not cached: the next request tries again and reports the error again.
+      loaded.catch(() => variants.delete(scale));
+    }
+    return loaded;
+  };
+
+  const run = async (raster: Raster, request: UpscaleOptions, file?: string): Promise<{ pixels: Raster; model: LoadedModel }> => {
     if (disposed) throw new Error('This upscaler was disposed');
-    const target = resolveTargetSize(raster, request, model.descriptor.scale);
-    checkOutputSize(raster, target, model, maxOutputPixels, file);
-    return upscaleRaster(raster, model, target, {
+    const target = resolveTargetSize(raster, request, choice.descriptor.scale);
+    const scale = pickScale(choice.scales, Math.max(target.width / raster.width, target.height / raster.height));
+    checkOutputSize(raster, target, choice.descriptor.kind === 'network' ? scale : undefined, maxOutputPixels, file);
+    const model = await variantFor(scale);
+    const pixels = await upscaleRaster(raster, model, target, {
       tileSize: options.tileSize,
       memoryBudgetBytes: options.memoryBudgetBytes,
       signal: request.signal,
       onProgress: request.onProgress,
     });
+    return { pixels, model };
   };
 
   return {
-    model: model.descriptor,
+    model: choice.descriptor,
 
     async upscale(input, request = {}) {
       validateSizeRequest(request);
       const raster = isRaster(input) ? input : (await decodeImage(toSource(input), { maxPixels: maxInputPixels })).raster;
-      return run(raster, request);
+      return (await run(raster, request)).pixels;
     },
 
     async upscaleFile(input, output, request = {}) {
@@ -124,7 +140,7 @@ export async function createUpscaler(options: UpscalerOptions = {}): Promise<Ups
       }
       throwIfAborted(request.signal);
       const decoded = await decodeImage(input, { maxPixels: maxInputPixels, file: input });
-      const pixels = await run(decoded.raster, request, input);
+      const { pixels, model } = await run(decoded.raster, request, input);
       throwIfAborted(request.signal);
       const scaleX = pixels.width / decoded.raster.width;
       const scaleY = pixels.height / decoded.raster.height;
@@ -170,16 +186,19 @@ export async function createUpscaler(options: UpscalerOptions = {}): Promise<Ups
     async dispose() {
       if (disposed) return;
       disposed = true;
-      if (model.kind === 'network') await model.network.dispose();
+      const loaded = await Promise.allSettled(variants.values());
+      for (const result of loaded) {
+        if (result.status === 'fulfilled' && result.value.kind === 'network') await result.value.network.dispose();
+      }
     },
   };
 }
 
-function checkOutputSize(input: Size, target: Size, model: LoadedModel, limit: number, file: string | undefined): void {
+function checkOutputSize(input: Size, target: Size, networkScale: number | undefined, limit: number, file: string | undefined): void {
   // A network may pass through a size larger than the target (x4 twice, then down to x10).
   let largest = target.width * target.height;
-  if (model.kind === 'network') {
-    const side = model.network.scale ** passesFor(input, target, model.network.scale);
+  if (networkScale !== undefined) {
+    const side = networkScale ** passesFor(input, target, networkScale);
     largest = Math.max(largest, input.width * side * input.height * side);
   }
   if (largest > limit) {

@@ -7,11 +7,12 @@ import { dirname } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isUpscaleError } from '../errors.js';
 import type { OutputFormat } from '../image/index.js';
-import { listModels } from '../models/registry.js';
 import type { SizeRequest } from '../pipeline/size.js';
 import { createUpscaler, type UpscaleFileOptions } from '../upscaler.js';
 import { VERSION } from '../version.js';
 import { planJobs } from './inputs.js';
+import { registerEvalCommand } from './eval-command.js';
+import { registerModelsCommand } from './models-command.js';
 import { createProgressView } from './progress.js';
 
 interface CliOptions {
@@ -96,20 +97,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
       exitCode = await runUpscale(inputs, options);
     });
 
-  program
-    .command('models')
-    .description('list the available models')
-    .option('--json', 'print as JSON', false)
-    .action((options: { json: boolean }) => {
-      const models = listModels();
-      if (options.json) {
-        process.stdout.write(`${JSON.stringify(models, null, 2)}\n`);
-      } else {
-        const idWidth = Math.max(...models.map((m) => m.id.length));
-        for (const m of models) process.stdout.write(`${m.id.padEnd(idWidth)}  ${m.kind.padEnd(9)}  ${m.description}\n`);
-        process.stdout.write('\nOr give a path to your own .onnx super-resolution model: upscale photo.jpg -m ./model.onnx\n');
-      }
-    });
+  registerModelsCommand(program);
+  registerEvalCommand(program);
 
   let exitCode = 0;
   program.exitOverride();

@@ -7,16 +7,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { UpscaleError } from '../errors.js';
 import { readOnnxInfo, type OnnxModelInfo } from '../onnx/index.js';
 import { OnnxSession, type SessionOptions } from '../runtime/onnx.js';
-import type { NetworkModel, TileModel } from './types.js';
+import { METADATA_KEYS } from './metadata-keys.js';
+import type { ModelDescriptor, NetworkModel, TileModel } from './types.js';
 
-/** Metadata keys a model file may carry to describe itself (ONNX `metadata_props`). */
-export const METADATA_KEYS = {
-  scale: 'upscale.scale',
-  range: 'upscale.range',
-  receptiveField: 'upscale.receptive_field',
-  sizeMultiple: 'upscale.size_multiple',
-  name: 'upscale.name',
-} as const;
+export { METADATA_KEYS };
+
 
 /** Context given to tiles of a model that does not declare its receptive field. */
 const DEFAULT_RECEPTIVE_FIELD = 16;
@@ -33,7 +28,7 @@ export async function loadOnnxFile(path: string, options: SessionOptions = {}): 
 export async function loadOnnxBytes(
   bytes: Uint8Array,
   options: SessionOptions & { label: string },
-  identity: { id: string; name: string; description?: string },
+  identity: { id: string; name: string; description?: string; sha256?: string; extra?: Partial<ModelDescriptor> },
 ): Promise<NetworkModel> {
   const file = options.label;
   let info: OnnxModelInfo;
@@ -79,8 +74,9 @@ export async function loadOnnxBytes(
     return {
       kind: 'network',
       network,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
+      sha256: identity.sha256 ?? createHash('sha256').update(bytes).digest('hex'),
       descriptor: {
+        ...identity.extra,
         id: identity.id,
         name: info.metadata[METADATA_KEYS.name] ?? identity.name,
         kind: 'network',

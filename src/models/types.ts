@@ -10,6 +10,26 @@ export interface ModelDescriptor {
   /** Native integer scale of a network; classical methods resize to any size and use it as their default factor. */
   readonly scale: number;
   readonly description: string;
+  /** Native scales available: built-in families come at several (`-m esrgan-thick -s 2` uses the x2 network). */
+  readonly scales?: readonly number[];
+  readonly aliases?: readonly string[];
+  /** What content it suits. */
+  readonly suits?: string;
+  readonly license?: string;
+  /** Where the weights come from: an npm package or a file. */
+  readonly source?: string;
+  readonly parameters?: number;
+  /** Measured with `upscale eval` (PSNR-Y dB, SSIM-Y), keyed like `Set5 x4`. */
+  readonly quality?: Readonly<Record<string, { readonly psnr: number; readonly ssim: number }>>;
+  /** Seconds per output megapixel at x4 on the 2-core reference machine (`npm run bench`). */
+  readonly secondsPerMegapixel?: number;
+}
+
+/** A model as named by the user: its description, and a loader for each native scale it comes in. */
+export interface ModelChoice {
+  readonly descriptor: ModelDescriptor;
+  readonly scales: readonly number[];
+  load(scale: number): Promise<LoadedModel>;
 }
 
 /** A super-resolution network ready to run on one tile. */

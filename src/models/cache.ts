@@ -1,0 +1,60 @@
+/**
+ * The on-disk cache of converted models: a model converted once (from TensorFlow.js layers, and later from PyTorch
+ * or NCNN files) is stored as ONNX under a key derived from its source weights, so the conversion runs once.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { debuglog } from 'node:util';
+
+const debug = debuglog('upscale');
+
+/**
+ * `$UPSCALE_CACHE_DIR`, else `$XDG_CACHE_HOME/upscale`, else `%LOCALAPPDATA%\upscale` on Windows, else
+ * `~/.cache/upscale`.
+ */
+export function cacheDirectory(): string {
+  const env = process.env;
+  if (env.UPSCALE_CACHE_DIR) return env.UPSCALE_CACHE_DIR;
+  if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, 'upscale');
+  if (process.platform === 'win32' && env.LOCALAPPDATA) return join(env.LOCALAPPDATA, 'upscale');
+  return join(homedir(), '.cache', 'upscale');
+}
+
+/** SHA-256 (hex) over several byte arrays, each prefixed by its length so that boundaries count. */
+export function hashParts(parts: readonly Uint8Array[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) {
+    hash.update(String(part.length));
+    hash.update(':');
+    hash.update(part);
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Returns the cached ONNX bytes for `key`, or builds, stores and returns them. A cache that cannot be written
+ * (read-only home, full disk) only costs the conversion next time; it never fails the run.
+ */
+export async function cachedModel(key: string, build: () => Promise<Uint8Array> | Uint8Array): Promise<{ bytes: Uint8Array; path: string; hit: boolean }> {
+  const dir = join(cacheDirectory(), 'models');
+  const path = join(dir, `${key}.onnx`);
+  try {
+    const bytes = new Uint8Array(await readFile(path));
+    if (bytes.length > 0) return { bytes, path, hit: true };
+  } catch {
+    // Not cached yet.
+  }
+  const bytes = await build();
+  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(temp, bytes);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    debug('could not cache %s: %s', path, error instanceof Error ? error.message : String(error));
+  }
+  return { bytes, path, hit: false };
+}
