@@ -18,15 +18,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { createUpscaler, type Raster, type Upscaler } from '../src/index.js';
 import { REFERENCE_BENCH_FLOPS_PER_PIXEL, REFERENCE_BENCH_NET, randomConvNet } from '../test/fixtures/models.js';
 import { testRaster } from '../test/helpers/rasters.js';
 import type { ChildReply, ChildRequest, WasmInfo } from './upscalerjs-child.js';
+import { modelJsonPath, UPSCALERJS_FAMILIES, type UpscalerJsFamily } from '../src/models/builtin/upscalerjs.js';
 
 export interface BenchUpscalerJsOptions {
   /** Edge of the square input crop, in pixels (output is 4x that). @default 128 */
@@ -45,7 +45,6 @@ const runsFor = (gflopPerMp: number): number => (gflopPerMp < 200 ? 5 : 3);
 const RUNS = 3;
 const DEFAULT_MODELS = ['esrgan-slim', 'esrgan-medium', 'esrgan-thick'];
 const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -262,11 +261,10 @@ interface Row {
 }
 
 /** A model package's folder (its exports map hides package.json): the part of its CommonJS entry before dist/. */
-function packageDirectory(pkg: string): string {
-  const entry = require.resolve(pkg);
-  const at = entry.lastIndexOf(`${sep}dist${sep}`);
-  if (at < 0) throw new Error(`cannot find the folder of ${pkg} from ${entry}`);
-  return entry.slice(0, at);
+function builtinFamily(id: string): UpscalerJsFamily {
+  const family = UPSCALERJS_FAMILIES.find((f) => f.descriptor.id === id);
+  if (family === undefined) throw new Error(`not a built-in UpscalerJS model: ${id}`);
+  return family;
 }
 
 function familyId(name: string): string {
@@ -293,7 +291,7 @@ export async function benchUpscalerJs(options: BenchUpscalerJsOptions = {}): Pro
   try {
     for (const family of families) {
       const pkg = `@upscalerjs/${family}`;
-      const modelJson = join(packageDirectory(pkg), 'models', `x${SCALE}`, 'model.json');
+      const modelJson = modelJsonPath(builtinFamily(family), SCALE);
       const flopsPerOutputPixel = convFlopsPerOutputPixel(modelJson, SCALE);
       const runs = runsFor((flopsPerOutputPixel * 1e6) / 1e9);
       const launched = await UpscalerJsChild.start(upscalerJsThreads);

@@ -6,6 +6,7 @@
  *    one run versus the automatic tiling.
  * 2. A 4000x3000 photo enlarged x4 (192-megapixel output) with a cheap network, in a child process so that its
  *    peak RSS is its own; lanczos3 on the same photo as the baseline.
+ * 3. The built-in UpscalerJS models against UpscalerJS itself (TensorFlow.js, WASM backend) on the same weights.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { chooseTileSize } from '../src/tiling/plan.js';
 import { runTiled } from '../src/tiling/run.js';
 import { REFERENCE_BENCH_FLOPS_PER_PIXEL, REFERENCE_BENCH_NET, randomConvNet } from '../test/fixtures/models.js';
 import { testRaster } from '../test/helpers/rasters.js';
+import { benchUpscalerJs } from './bench-upscalerjs.js';
 
 const work = mkdtempSync(join(tmpdir(), 'upscale-bench-'));
 const cores = availableParallelism();
@@ -101,6 +103,8 @@ line();
 try {
   await referenceNet();
   await bigPhoto();
+  line();
+  await benchUpscalerJs();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
