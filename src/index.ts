@@ -14,3 +14,5 @@ export { psnrY, ssimY } from './metrics/index.js';
 export { listModels, DEFAULT_MODEL } from './models/registry.js';
 export type { ModelDescriptor } from './models/types.js';
 export { VERSION } from './version.js';
+export { evaluate } from './eval/index.js';
+export type { EvalOptions, EvalReport } from './eval/index.js';

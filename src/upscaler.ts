@@ -15,7 +15,11 @@ import { withProvenance } from './provenance.js';
 import { TOOL_NAME } from './version.js';
 
 export interface UpscalerOptions {
-  /** A classical method (`lanczos3`, `bicubic`, `bilinear`, `nearest`) or a path to an .onnx model. @default 'lanczos3' */
+  /**
+   * A built-in network (`esrgan-thick`, `esrgan-medium`, `esrgan-slim`, or one scale of it: `esrgan-thick-x2`), a
+   * classical method (`lanczos3`, `bicubic`, `bilinear`, `nearest`) or a path to an .onnx model.
+   * @default 'esrgan-thick'
+   */
   model?: string | undefined;
   /** Threads for inference. @default the number of CPU cores */
   threads?: number | undefined;

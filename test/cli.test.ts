@@ -48,24 +48,32 @@ test('--help shows usage and examples', () => {
   assert.match(r.stdout, /upscale photo\.jpg --fit 3840x2160/);
 });
 
-test('models lists the classical methods', () => {
+test('models lists the built-in networks with their figures, and the classical methods', () => {
   const r = upscale('models');
   assert.equal(r.code, 0);
   for (const id of ['nearest', 'bilinear', 'bicubic', 'lanczos3']) assert.match(r.stdout, new RegExp(`^${id}\\s`, 'm'));
+  assert.match(r.stdout, /^esrgan-thick\s+AI\s+x2 x3 x4 x8\s+7\.3M\s+29\.94 \/ 0\.8522\s+5\.9 s\/MP/m);
   const json = JSON.parse(upscale('models', '--json').stdout) as { id: string }[];
   assert.ok(json.some((m) => m.id === 'bicubic'));
 });
 
-test('default run: <name>@4x.<ext> beside the input, with provenance', async () => {
+test('default run: the default AI model, <name>@4x.<ext> beside the input, with provenance', async () => {
   const r = upscale('sample.png');
   assert.equal(r.code, 0, r.stderr);
   const out = join(dir, 'sample@4x.png');
   assert.deepEqual(await size(out), [768, 512]);
   assert.match(r.stdout, /sample\.png -> .*sample@4x\.png \(192x128 -> 768x512/);
   const tags = exif(out);
-  assert.equal(tags['XMP:Model'] ?? tags['XMP:Model'], 'lanczos3');
-  assert.equal(tags['XMP:DigitalSourceType'], undefined, 'interpolation is not declared AI-enhanced');
+  assert.equal(tags['XMP:Model'], 'esrgan-thick-x4');
+  assert.equal(tags['XMP:DigitalSourceType'], 'http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicallyEnhanced');
+  assert.match(String(tags['XMP:ModelSHA256']), /^[0-9a-f]{64}$/);
   rmSync(out);
+  const classical = upscale('sample.png', '-m', 'lanczos', '-s', '2');
+  assert.equal(classical.code, 0, classical.stderr);
+  const tagsClassical = exif(join(dir, 'sample@2x.png'));
+  assert.equal(tagsClassical['XMP:Model'], 'lanczos3');
+  assert.equal(tagsClassical['XMP:DigitalSourceType'], undefined, 'interpolation is not declared AI-enhanced');
+  rmSync(join(dir, 'sample@2x.png'));
 });
 
 test('an ONNX model: scale probed, output exact, provenance with the weights hash', async () => {

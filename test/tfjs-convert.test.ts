@@ -428,7 +428,30 @@ test('scale multiplies the upsampling factors; the receptive field counts conv r
   assert.equal(info.opsetVersion, 17);
   assert.deepEqual(info.inputs, [{ name: 'input', elemType: 'float32', dims: [1, 3, 'H', 'W'] }]);
   assert.equal(info.outputs[0]?.name, 'output');
-  assert.equal(info.parameterCount, converted.parameterCount + 4, 'plus the Resize scales');
+  // The upsampling is absorbed by the conv after it: s² copies of its bias and s²·(3x3 LR taps) kernel, no Resize.
+  assert.equal(info.parameterCount, converted.parameterCount - (3 * 3 * 3 * 12 + 12) + 4 * (3 * 3 * 3 * 12 + 12));
+  assert.ok(!info.opTypes.includes('Resize'));
+});
+
+for (const [s, k] of [[2, 3], [3, 5], [4, 3], [4, 5], [8, 3]] as const) {
+  test(`nearest x${s} then conv ${k}x${k} runs as one low-resolution conv + DepthToSpace, equal to TF.js`, async () => {
+    const m = new LayersModelBuilder(3);
+    let y = m.layer('Conv2D', { filters: 6, kernel_size: [3, 3], padding: 'same', activation: 'relu' }, [m.input], convWeights(3, 3, 3, 6, 70 + s));
+    y = m.layer('UpSampling2D', { size: [s, s] }, [y]);
+    y = m.layer('Conv2D', { filters: 3, kernel_size: [k, k], padding: 'same' }, [y], convWeights(k, k, 6, 3, 80 + k));
+    const { converted } = await checkAgainstTfjs(await m.write(freshDir(), y), `fused x${s} k${k}`, [3, 7, 5]);
+    const ops = readOnnxInfo(converted.onnx).opTypes;
+    assert.ok(!ops.includes('Resize') && ops.includes('DepthToSpace'), ops.join(','));
+  });
+}
+
+test('an upsampling read by two layers is emitted as a Resize', async () => {
+  const m = new LayersModelBuilder(3);
+  const up = m.layer('UpSampling2D', { size: [2, 2] }, [m.input]);
+  const a = m.layer('Conv2D', { filters: 3, kernel_size: [3, 3], padding: 'same' }, [up], convWeights(3, 3, 3, 3, 90));
+  const y = m.layer('Add', {}, [a, up]);
+  const { converted } = await checkAgainstTfjs(await m.write(freshDir(), y), 'shared upsampling', [3, 6, 5]);
+  assert.ok(readOnnxInfo(converted.onnx).opTypes.includes('Resize'));
 });
 
 test('metadata: range 255 is "0-255"; the receptive field metadata is capped at 64', async () => {

@@ -15,7 +15,7 @@ import type { ModelChoice, ModelDescriptor, NetworkModel } from '../types.js';
 import { modelJsonPath, UPSCALERJS_FAMILIES, type UpscalerJsFamily } from './upscalerjs.js';
 
 /** Bump when the converter's output changes, so that cached conversions are redone. */
-const CONVERTER_VERSION = 'tfjs-layers-to-onnx 1';
+const CONVERTER_VERSION = 'tfjs-layers-to-onnx 2';
 
 export function listBuiltinModels(): ModelDescriptor[] {
   return UPSCALERJS_FAMILIES.map((family) => family.descriptor);

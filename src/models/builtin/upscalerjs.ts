@@ -1,7 +1,8 @@
 /**
  * The pretrained ESRGAN models published on npm by the UpscalerJS project (MIT licence): TensorFlow.js layers
  * models, converted to ONNX on first use and cached. Figures are our own measurements: quality with
- * `upscale eval` (docs/quality.md), speed with `npm run bench` on the 2-core reference machine.
+ * `upscale eval` (docs/quality.md); parameters of the x4 variant; speed in seconds per output megapixel at x4, from
+ * `upscale eval` on Set14 x4 on the 2-core reference machine (docs/performance.md has `npm run bench`'s figures).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -37,6 +38,16 @@ export const UPSCALERJS_FAMILIES: readonly UpscalerJsFamily[] = [
       suits: 'photos, when speed matters most',
       license: LICENSE,
       source: '@upscalerjs/esrgan-slim 1.0.0',
+      parameters: 233_451,
+      quality: {
+        'Set5 x2': { psnr: 33.52, ssim: 0.9288 },
+        'Set5 x3': { psnr: 30.84, ssim: 0.8766 },
+        'Set5 x4': { psnr: 28.60, ssim: 0.8135 },
+        'Set14 x2': { psnr: 30.23, ssim: 0.8664 },
+        'Set14 x3': { psnr: 28.05, ssim: 0.7860 },
+        'Set14 x4': { psnr: 26.27, ssim: 0.7107 },
+      },
+      secondsPerMegapixel: 0.35,
     },
   },
   {
@@ -54,6 +65,16 @@ export const UPSCALERJS_FAMILIES: readonly UpscalerJsFamily[] = [
       suits: 'photos',
       license: LICENSE,
       source: '@upscalerjs/esrgan-medium 1.0.0',
+      parameters: 704_611,
+      quality: {
+        'Set5 x2': { psnr: 33.63, ssim: 0.9289 },
+        'Set5 x3': { psnr: 31.10, ssim: 0.8808 },
+        'Set5 x4': { psnr: 28.74, ssim: 0.8170 },
+        'Set14 x2': { psnr: 30.29, ssim: 0.8669 },
+        'Set14 x3': { psnr: 28.23, ssim: 0.7915 },
+        'Set14 x4': { psnr: 26.36, ssim: 0.7127 },
+      },
+      secondsPerMegapixel: 0.69,
     },
   },
   {
@@ -71,6 +92,16 @@ export const UPSCALERJS_FAMILIES: readonly UpscalerJsFamily[] = [
       suits: 'photos, when quality matters more than time',
       license: LICENSE,
       source: '@upscalerjs/esrgan-thick 1.0.0',
+      parameters: 7_260_740,
+      quality: {
+        'Set5 x2': { psnr: 33.95, ssim: 0.9329 },
+        'Set5 x3': { psnr: 31.78, ssim: 0.8957 },
+        'Set5 x4': { psnr: 29.94, ssim: 0.8522 },
+        'Set14 x2': { psnr: 30.57, ssim: 0.8712 },
+        'Set14 x3': { psnr: 28.67, ssim: 0.8024 },
+        'Set14 x4': { psnr: 27.16, ssim: 0.7408 },
+      },
+      secondsPerMegapixel: 5.9,
     },
   },
 ];

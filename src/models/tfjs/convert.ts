@@ -5,10 +5,11 @@
 import { UpscaleError } from '../../errors.js';
 import { GraphBuilder } from '../../onnx/index.js';
 import { METADATA_KEYS } from '../metadata-keys.js';
-import { findWeight, layerConverter } from './layers.js';
+import { absorbsUpsampling, findWeight, layerConverter } from './layers.js';
 import type { LayerContext, Value } from './layers.js';
 import type { LayersModel, WeightTensor } from './read.js';
 import { modelGraph, refKey } from './topology.js';
+import type { LayerCall } from './topology.js';
 
 /** How to describe the converted model. */
 export interface ConvertOptions {
@@ -75,6 +76,16 @@ export function convertLayersModel(model: LayersModel, options: ConvertOptions):
   });
   const used = new Map<string, WeightTensor>();
   const initializers = new Map<string, string>();
+  const readers = new Map<string, LayerCall[]>();
+  for (const call of graph.calls) {
+    for (const ref of call.inputs) readers.set(refKey(ref), [...(readers.get(refKey(ref)) ?? []), call]);
+  }
+  /** A nearest UpSampling2D read only by a conv that computes it at low resolution (layers.ts subPixelConv). */
+  const absorbed = (call: LayerCall): boolean => {
+    if (call.className !== 'UpSampling2D' || (call.config['interpolation'] ?? 'nearest') !== 'nearest') return false;
+    const next = readers.get(refKey({ layer: call.name, node: call.node, tensor: 0 })) ?? [];
+    return next.length === 1 && next[0]!.className === 'Conv2D' && refKey(graph.output) !== refKey({ layer: call.name, node: call.node, tensor: 0 }) && absorbsUpsampling(next[0]!.config);
+  };
 
   for (const call of graph.calls) {
     const convert = layerConverter(call.className);
@@ -84,6 +95,7 @@ export function convertLayersModel(model: LayersModel, options: ConvertOptions):
     const ctx: LayerContext = {
       g,
       call,
+      absorbedByNext: absorbed(call),
       fail: (message) => fail(`${label}: ${message}`),
       weight: (param, shape) => {
         const weight = findWeight(model.weights, call.name, param) ?? fail(`${label}: weight "${call.name}/${param}" is not in the weights manifest`);

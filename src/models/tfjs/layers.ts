@@ -21,6 +21,11 @@ export interface Value {
    * radii, each divided by the resolution factor where it runs.
    */
   readonly reach: number;
+  /**
+   * Set when this value is a nearest upsampling that was not emitted because its only reader is a conv that can
+   * absorb it (see {@link subPixelConv}); `name` is then the low-resolution input.
+   */
+  readonly upsampledBy?: number;
 }
 
 /** What a layer converter gets besides its inputs. */
@@ -33,6 +38,8 @@ export interface LayerContext {
   initializer(key: string, dims: readonly number[], data: () => Float32Array): string;
   /** Throws an error naming the model, the layer and its class. */
   fail(message: string): never;
+  /** Set for an UpSampling2D whose only reader is a conv that can absorb it. */
+  readonly absorbedByNext?: boolean;
 }
 
 /** Emits one layer call's nodes and describes its output; throws through `ctx.fail` for configs it cannot convert. */
@@ -114,6 +121,7 @@ const conv2d: LayerConverter = (ctx, inputs) => {
   }
   const dims = [kh, kw, x.channels / groups, filters] as const;
   const kernel = ctx.weight('kernel', dims);
+  if (x.upsampledBy !== undefined) return subPixelConv(ctx, x, x.upsampledBy, kernel, dims);
   const w = ctx.initializer('kernel', [filters, x.channels / groups, kh, kw], () => hwioToOihw(kernel.data, dims));
   const conv = [x.name, w];
   if (configValue(ctx, 'use_bias') ?? true) {
@@ -152,6 +160,82 @@ const conv2d: LayerConverter = (ctx, inputs) => {
   y = activate(ctx, y, configValue(ctx, 'activation'));
   return { name: y, channels: filters, factor: x.factor / strides[0], reach: x.reach + reachPixels / x.factor };
 };
+
+/**
+ * Whether a conv can absorb the nearest upsampling before it: stride 1, no dilation, no groups, 'same' padding,
+ * odd square kernel. Checked on the config before the upsampling is skipped.
+ */
+export function absorbsUpsampling(config: Readonly<Record<string, unknown>>): boolean {
+  const one = (v: unknown): boolean => v === undefined || v === 1 || (Array.isArray(v) && v.every((e) => e === 1));
+  const kernel = config['kernel_size'];
+  const k = typeof kernel === 'number' ? [kernel, kernel] : kernel;
+  return (
+    one(config['strides']) &&
+    one(config['dilation_rate']) &&
+    one(config['groups']) &&
+    config['padding'] === 'same' &&
+    Array.isArray(k) &&
+    k.length === 2 &&
+    k[0] === k[1] &&
+    typeof k[0] === 'number' &&
+    k[0] % 2 === 1
+  );
+}
+
+/**
+ * Nearest upsampling by s followed by a k x k conv, computed as one conv at the LOW resolution producing s² · out
+ * channels, then DepthToSpace: the same function and FLOPs, without materialising the upsampled tensor (for ESRGAN
+ * slim and medium, 48 channels at the output resolution) or running a conv with 3 output channels over it. Output
+ * sub-pixel (py, px) at HR offset d reads LR pixel ⌊(p + d)/s⌋, so each LR tap sums the HR taps that land on it.
+ */
+function subPixelConv(
+  ctx: LayerContext,
+  x: Value,
+  s: number,
+  kernel: WeightTensor,
+  [k, , cin, cout]: readonly [number, number, number, number],
+): Value {
+  const r = (k - 1) / 2;
+  const low = Math.floor(-r / s);
+  const high = Math.floor((s - 1 + r) / s);
+  const size = high - low + 1;
+  const hr = hwioToOihw(kernel.data, [k, k, cin, cout]);
+  const w = ctx.initializer('kernel', [s * s * cout, cin, size, size], () => {
+    const out = new Float32Array(s * s * cout * cin * size * size);
+    for (let py = 0; py < s; py++) {
+      for (let px = 0; px < s; px++) {
+        for (let o = 0; o < cout; o++) {
+          const oc = (py * s + px) * cout + o;
+          for (let i = 0; i < cin; i++) {
+            for (let dy = -r; dy <= r; dy++) {
+              const a = Math.floor((py + dy) / s) - low;
+              for (let dx = -r; dx <= r; dx++) {
+                const b = Math.floor((px + dx) / s) - low;
+                out[((oc * cin + i) * size + a) * size + b]! += hr[((o * cin + i) * k + dy + r) * k + dx + r]!;
+              }
+            }
+          }
+        }
+      }
+    }
+    return out;
+  });
+  const conv = [x.name, w];
+  if (configValue(ctx, 'use_bias') ?? true) {
+    const bias = ctx.weight('bias', [cout]);
+    conv.push(ctx.initializer('bias', [s * s * cout], () => {
+      const tiled = new Float32Array(s * s * cout);
+      for (let p = 0; p < s * s; p++) tiled.set(bias.data, p * cout);
+      return tiled;
+    }));
+  }
+  let y = ctx.g.node('Conv', conv, { kernel_shape: attr.ints([size, size]), pads: attr.ints([-low, -low, high, high]) }, { name: ctx.g.uniqueName(ctx.call.name) });
+  // Elementwise activations commute with DepthToSpace; before it, onnxruntime can fuse them into the conv.
+  y = activate(ctx, y, configValue(ctx, 'activation'));
+  y = ctx.g.node('DepthToSpace', [y], { blocksize: attr.int(s), mode: attr.string('DCR') });
+  const factor = x.factor * s;
+  return { name: y, channels: cout, factor, reach: x.reach + r / factor };
+}
 
 function activate(ctx: LayerContext, x: string, activation: unknown): string {
   const name = activationName(activation);
@@ -252,6 +336,8 @@ const upSampling2d: LayerConverter = (ctx, inputs) => {
   // TF.js resizes bilinearly without half-pixel centres and Keras with them: no single right answer to convert to.
   if (interpolation !== 'nearest') ctx.fail(`expected interpolation "nearest", got ${JSON.stringify(interpolation)}`);
   if (sh !== sw) ctx.fail(`expected the same factor on both axes, got size [${sh}, ${sw}]`);
+  // The conv that reads it computes it (subPixelConv): nothing to emit here.
+  if (ctx.absorbedByNext) return { ...x, upsampledBy: sh };
   const scales = ctx.initializer('scales', [4], () => Float32Array.of(1, 1, sh, sw));
   const y = ctx.g.node('Resize', [x.name, '', scales], {
     mode: attr.string('nearest'),
