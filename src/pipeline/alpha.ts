@@ -48,43 +48,34 @@ export function bleedTransparentColour(colour: Raster, alpha: Raster): void {
   for (let i = 0; i < n; i++) if (alpha.data[i] !== 0) filled[i] = 1;
   if (filled.every((f) => f === 1) || filled.every((f) => f === 0)) return;
   const inFrontier = new Uint8Array(n);
-  const pushNeighbours = (i: number, into: number[]): void => {
+  /** Calls `visit` with the index of each of the (up to 8) neighbours of pixel `i`. */
+  const neighbours = (i: number, visit: (j: number) => void): void => {
     const x = i % width;
     const y = (i - x) / width;
-    for (let dy = -1; dy <= 1; dy++) {
-      const yy = y + dy;
-      if (yy < 0 || yy >= height) continue;
-      for (let dx = -1; dx <= 1; dx++) {
-        const xx = x + dx;
-        if (xx < 0 || xx >= width) continue;
-        const j = yy * width + xx;
-        if (!filled[j] && !inFrontier[j]) {
-          inFrontier[j] = 1;
-          into.push(j);
-        }
+    for (let yy = Math.max(0, y - 1); yy <= Math.min(height - 1, y + 1); yy++) {
+      for (let xx = Math.max(0, x - 1); xx <= Math.min(width - 1, x + 1); xx++) {
+        if (yy !== y || xx !== x) visit(yy * width + xx);
       }
     }
   };
+  const pushNeighbours = (i: number, into: number[]): void =>
+    neighbours(i, (j) => {
+      if (!filled[j] && !inFrontier[j]) {
+        inFrontier[j] = 1;
+        into.push(j);
+      }
+    });
   for (let i = 0; i < n; i++) if (filled[i]) pushNeighbours(i, frontier);
   const sum = new Float64Array(channels);
   while (frontier.length > 0) {
     for (const i of frontier) {
-      const x = i % width;
-      const y = (i - x) / width;
       sum.fill(0);
       let count = 0;
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = y + dy;
-        if (yy < 0 || yy >= height) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          const xx = x + dx;
-          if (xx < 0 || xx >= width) continue;
-          const j = yy * width + xx;
-          if (!filled[j]) continue;
-          count++;
-          for (let c = 0; c < channels; c++) sum[c]! += colour.data[j * channels + c]!;
-        }
-      }
+      neighbours(i, (j) => {
+        if (!filled[j]) return;
+        count++;
+        for (let c = 0; c < channels; c++) sum[c]! += colour.data[j * channels + c]!;
+      });
       for (let c = 0; c < channels; c++) colour.data[i * channels + c] = Math.round(sum[c]! / count);
     }
     // Mark the whole ring filled only after computing it, so each ring reads only the previous ones.
