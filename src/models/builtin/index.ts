@@ -1,6 +1,7 @@
 /**
- * Built-in models: resolves a family id, alias or variant id (`esrgan-thick`, `thick`, `esrgan-thick-x2`) and
- * loads a variant by converting its weights to ONNX once (cached by the weights' hash).
+ * Built-in models: resolves a family id, alias or variant id (`esrgan-thick`, `thick`, `esrgan-thick-x2`) and loads
+ * a variant: our own models from the ONNX files shipped in models/, the UpscalerJS ones by converting their
+ * TensorFlow.js weights to ONNX once (cached by the weights' hash).
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -12,20 +13,35 @@ import { cachedModel, hashParts } from '../cache.js';
 import { loadOnnxBytes } from '../onnx-file.js';
 import { convertLayersModel, readLayersModel } from '../tfjs/index.js';
 import type { ModelChoice, ModelDescriptor, NetworkModel } from '../types.js';
+import { loadOwn, OWN_FAMILIES } from './own.js';
 import { modelJsonPath, UPSCALERJS_FAMILIES, type UpscalerJsFamily } from './upscalerjs.js';
 
 /** Bump when the converter's output changes, so that cached conversions are redone. */
 const CONVERTER_VERSION = 'tfjs-layers-to-onnx 2';
 
+/** A built-in family: what it is, and how to load one of its native scales. */
+interface BuiltinFamily {
+  readonly descriptor: ModelDescriptor & { readonly scales: readonly number[] };
+  load(scale: number, options: SessionOptions): Promise<NetworkModel>;
+}
+
+const FAMILIES: readonly BuiltinFamily[] = [
+  ...OWN_FAMILIES.map((family) => ({ descriptor: family.descriptor, load: (scale: number, options: SessionOptions) => loadOwn(family, scale, options) })),
+  ...UPSCALERJS_FAMILIES.map((family) => ({
+    descriptor: family.descriptor,
+    load: (scale: number, options: SessionOptions) => loadVariant(family, scale, options),
+  })),
+];
+
 export function listBuiltinModels(): ModelDescriptor[] {
-  return UPSCALERJS_FAMILIES.map((family) => family.descriptor);
+  return FAMILIES.map((family) => family.descriptor);
 }
 
 /** The built-in model a name refers to, or undefined when it is not one. */
 export function builtinChoice(spec: string, options: SessionOptions = {}): ModelChoice | undefined {
   const match = /^(.*?)(?:-x(\d+))?$/.exec(spec);
   const base = match?.[1] ?? spec;
-  const family = UPSCALERJS_FAMILIES.find((f) => f.descriptor.id === base || f.descriptor.aliases?.includes(base));
+  const family = FAMILIES.find((f) => f.descriptor.id === base || f.descriptor.aliases?.includes(base));
   if (family === undefined) return undefined;
   const only = match?.[2] === undefined ? undefined : Number(match[2]);
   if (only !== undefined && !family.descriptor.scales.includes(only)) {
@@ -36,7 +52,7 @@ export function builtinChoice(spec: string, options: SessionOptions = {}): Model
   }
   const scales = only === undefined ? family.descriptor.scales : [only];
   const descriptor = only === undefined ? family.descriptor : { ...family.descriptor, id: spec, scale: only, scales };
-  return { descriptor, scales, load: (scale) => loadVariant(family, scale, options) };
+  return { descriptor, scales, load: (scale) => family.load(scale, options) };
 }
 
 async function loadVariant(family: UpscalerJsFamily, scale: number, options: SessionOptions): Promise<NetworkModel> {
