@@ -16,9 +16,9 @@ import { TOOL_NAME } from './version.js';
 
 export interface UpscalerOptions {
   /**
-   * A built-in network (`esrgan-thick`, `esrgan-medium`, `esrgan-slim`, or one scale of it: `esrgan-thick-x2`), a
-   * classical method (`lanczos3`, `bicubic`, `bilinear`, `nearest`) or a path to an .onnx model.
-   * @default 'esrgan-thick'
+   * A built-in network (`fast`, `esrgan-thick`, `esrgan-medium`, `esrgan-slim`, or one scale of one:
+   * `esrgan-thick-x2`), a classical method (`lanczos3`, `bicubic`, `bilinear`, `nearest`) or a path to an .onnx model.
+   * @default 'fast'
    */
   model?: string | undefined;
   /** Threads for inference. @default the number of CPU cores */

@@ -22,7 +22,7 @@ after(() => {
 
 test('built-in families, aliases and variants resolve; a missing scale is a clear error', async () => {
   const ids = listModels().map((m) => m.id);
-  assert.deepEqual(ids.slice(0, 3), ['esrgan-slim', 'esrgan-medium', 'esrgan-thick']);
+  assert.deepEqual(ids.slice(0, 4), ['fast', 'esrgan-slim', 'esrgan-medium', 'esrgan-thick']);
   const thick = await resolveModel('thick');
   assert.equal(thick.descriptor.id, 'esrgan-thick');
   assert.deepEqual(thick.scales, [2, 3, 4, 8]);
@@ -30,6 +30,26 @@ test('built-in families, aliases and variants resolve; a missing scale is a clea
   const x2 = await resolveModel('esrgan-slim-x2');
   assert.deepEqual(x2.scales, [2]);
   await assert.rejects(resolveModel('esrgan-slim-x5'), (e) => isUpscaleError(e) && /esrgan-slim comes at x2, x3, x4, x8, not x5/.test(e.message));
+});
+
+test('our own model ships in models/ and loads without conversion', async () => {
+  const fast = await resolveModel('fast');
+  assert.deepEqual(fast.scales, [4]);
+  const model = await fast.load(4);
+  assert.equal(model.kind, 'network');
+  if (model.kind !== 'network') return;
+  try {
+    assert.equal(model.network.scale, 4);
+    assert.equal(model.network.receptiveField, 8);
+    assert.equal(model.sha256, 'a545c996c7a9c69ec45c030efcac3323a4c5b5cb978bf7980b698c9a86237cfc');
+    // Tiled equals whole: its receptive field (8 convs) is declared exactly.
+    const source = testRaster(61, 37, 3, 8, 9);
+    const whole = await runTiled(source, model.network, { tileSize: 1024, overlap: 0, outputDepth: 8 });
+    const tiled = await runTiled(source, model.network, { tileSize: 20, overlap: model.network.receptiveField, outputDepth: 8 });
+    assert.ok(maxAbsDiff(whole, tiled) <= 1, `tiles differ by ${maxAbsDiff(whole, tiled)}/255`);
+  } finally {
+    await model.network.dispose();
+  }
 });
 
 test('the variant is chosen for the factor asked', () => {

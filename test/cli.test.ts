@@ -64,7 +64,7 @@ test('default run: the default AI model, <name>@4x.<ext> beside the input, with 
   assert.deepEqual(await size(out), [768, 512]);
   assert.match(r.stdout, /sample\.png -> .*sample@4x\.png \(192x128 -> 768x512/);
   const tags = exif(out);
-  assert.equal(tags['XMP:Model'], 'esrgan-thick-x4');
+  assert.equal(tags['XMP:Model'], 'fast-x4');
   assert.equal(tags['XMP:DigitalSourceType'], 'http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicallyEnhanced');
   assert.match(String(tags['XMP:ModelSHA256']), /^[0-9a-f]{64}$/);
   rmSync(out);
@@ -178,7 +178,7 @@ test('bad models and options: one line, exit 2', () => {
   assert.match(r.stderr, /^upscale: random\.onnx: not an ONNX model/);
   r = upscale('sample.png', '-m', 'superres-9000');
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /unknown model "superres-9000" \(expected one of esrgan-slim, esrgan-medium, esrgan-thick, nearest, bilinear, bicubic, lanczos3, or a path to an \.onnx file\)/);
+  assert.match(r.stderr, /unknown model "superres-9000" \(expected one of fast, esrgan-slim, esrgan-medium, esrgan-thick, nearest, bilinear, bicubic, lanczos3, or a path to an \.onnx file\)/);
   r = upscale('sample.png', '-s', 'abc');
   assert.equal(r.code, 2);
   assert.match(r.stderr, /option '-s, --scale <factor>' argument 'abc' is invalid\. Expected a number above 0, got "abc"\./);

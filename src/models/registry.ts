@@ -12,11 +12,11 @@ import { loadOnnxFile } from './onnx-file.js';
 import type { ModelChoice, ModelDescriptor } from './types.js';
 
 /**
- * The model used when none is named: of the built-in networks, the only one that beats our Lanczos-3 at x4
- * (Set5 29.94 dB against 28.81; slim 28.60, medium 28.74), at about 6 s per output megapixel on 2 cores.
- * docs/quality.md has the figures.
+ * The model used when none is named: our own `fast`, the best built-in model at every scale measured (Set5 x4
+ * 30.71 dB against esrgan-thick's 29.94 and Lanczos-3's 28.81) and the fastest network (0.11 s per output megapixel
+ * against 5.9). docs/quality.md and models/fast-x4.md have the figures.
  */
-export const DEFAULT_MODEL = 'esrgan-thick';
+export const DEFAULT_MODEL = 'fast';
 
 /**
  * Built-in networks load lazily, one native scale at a time; an .onnx file is loaded at once, so that a broken
