@@ -10,10 +10,10 @@ import { dirname, join } from 'node:path';
 import { UpscaleError } from '../../errors.js';
 import type { SessionOptions } from '../../runtime/onnx.js';
 import { cachedModel, hashParts } from '../cache.js';
-import { loadOnnxBytes } from '../onnx-file.js';
 import { convertLayersModel, readLayersModel } from '../tfjs/index.js';
 import type { ModelChoice, ModelDescriptor, NetworkModel } from '../types.js';
 import { loadOwn, OWN_FAMILIES } from './own.js';
+import { loadVariantBytes } from './variant.js';
 import { modelJsonPath, UPSCALERJS_FAMILIES, type UpscalerJsFamily } from './upscalerjs.js';
 
 /** Bump when the converter's output changes, so that cached conversions are redone. */
@@ -66,12 +66,7 @@ async function loadVariant(family: UpscalerJsFamily, scale: number, options: Ses
     const converted = convertLayersModel(await readLayersModel(modelJson), { name: id, range: family.range });
     return converted.onnx;
   });
-  const { aliases: _aliases, scales: _scales, ...extra } = family.descriptor;
-  const model = await loadOnnxBytes(
-    bytes,
-    { ...options, label: id },
-    { id, name: `${family.descriptor.name} x${scale}`, description: family.descriptor.description, sha256: weightsSha256, extra },
-  );
+  const model = await loadVariantBytes(bytes, family.descriptor, scale, options, weightsSha256);
   // The converter records the theoretical receptive field (capped); the measured overlap is far smaller.
   return { ...model, network: { ...model.network, receptiveField: family.overlap } };
 }

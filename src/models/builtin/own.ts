@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { UpscaleError } from '../../errors.js';
 import type { SessionOptions } from '../../runtime/onnx.js';
-import { loadOnnxBytes } from '../onnx-file.js';
+import { loadVariantBytes } from './variant.js';
 import type { ModelDescriptor, NetworkModel } from '../types.js';
 
 export interface OwnFamily {
@@ -53,6 +53,5 @@ export async function loadOwn(family: OwnFamily, scale: number, options: Session
   } catch (error) {
     throw new UpscaleError('MODEL_NOT_FOUND', `weights of ${id} are missing (${url.pathname}); reinstall the package`, { cause: error });
   }
-  const { aliases: _aliases, scales: _scales, ...extra } = family.descriptor;
-  return loadOnnxBytes(bytes, { ...options, label: id }, { id, name: `${family.descriptor.name} x${scale}`, description: family.descriptor.description, extra });
+  return loadVariantBytes(bytes, family.descriptor, scale, options);
 }
