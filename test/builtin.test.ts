@@ -34,7 +34,7 @@ test('built-in families, aliases and variants resolve; a missing scale is a clea
 
 test('our own model ships in models/ and loads without conversion', async () => {
   const fast = await resolveModel('fast');
-  assert.deepEqual(fast.scales, [4]);
+  assert.deepEqual(fast.scales, [2, 4]);
   const model = await fast.load(4);
   assert.equal(model.kind, 'network');
   if (model.kind !== 'network') return;
