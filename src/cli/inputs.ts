@@ -3,13 +3,11 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative } from 'node:path';
-import type { OutputFormat } from '../image/index.js';
+import { outputFormatFromPath, type OutputFormat } from '../image/index.js';
 import type { SizeRequest } from '../pipeline/size.js';
 
 /** Extensions picked up when a directory is given; single files are accepted whatever their name. */
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.avif', '.heic', '.heif', '.gif']);
-/** Input extensions we can also write, kept as they are spelled; anything else becomes PNG. */
-const WRITABLE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.avif']);
 const FORMAT_EXTENSIONS: Record<OutputFormat, string> = { png: '.png', jpeg: '.jpg', webp: '.webp', tiff: '.tif', avif: '.avif' };
 
 export interface Job {
@@ -59,7 +57,8 @@ export function planJobs(inputs: readonly string[], options: PlanOptions): { job
 export function outputName(input: string, label: string, format: OutputFormat | undefined): string {
   const ext = extname(input);
   const name = basename(input, ext);
-  const outExt = format !== undefined ? FORMAT_EXTENSIONS[format] : WRITABLE_EXTENSIONS.has(ext.toLowerCase()) ? ext : '.png';
+  // An input extension we can also write is kept as it is spelled; anything else becomes PNG.
+  const outExt = format !== undefined ? FORMAT_EXTENSIONS[format] : outputFormatFromPath(input) !== undefined ? ext : '.png';
   return `${name}@${label}${outExt}`;
 }
 

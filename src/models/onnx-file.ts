@@ -51,8 +51,8 @@ export async function loadOnnxBytes(
   }
   const channels: 1 | 3 = declaredChannels === 1 ? 1 : 3;
   const range = parseRange(info.metadata[METADATA_KEYS.range], file);
-  const sizeMultiple = parsePositiveInt(info.metadata[METADATA_KEYS.sizeMultiple], 1, METADATA_KEYS.sizeMultiple, file);
-  const receptiveField = parsePositiveInt(info.metadata[METADATA_KEYS.receptiveField], DEFAULT_RECEPTIVE_FIELD, METADATA_KEYS.receptiveField, file);
+  const sizeMultiple = parseInteger(info.metadata[METADATA_KEYS.sizeMultiple], 1, 1, METADATA_KEYS.sizeMultiple, file);
+  const receptiveField = parseInteger(info.metadata[METADATA_KEYS.receptiveField], DEFAULT_RECEPTIVE_FIELD, 0, METADATA_KEYS.receptiveField, file);
 
   const session = await OnnxSession.create(bytes, options);
   try {
@@ -60,7 +60,7 @@ export async function loadOnnxBytes(
     const scale =
       declaredScale === undefined
         ? await probeScale(session, channels, sizeMultiple, file)
-        : parsePositiveInt(declaredScale, 1, METADATA_KEYS.scale, file);
+        : parseInteger(declaredScale, 1, 1, METADATA_KEYS.scale, file);
     const network: TileModel = {
       scale,
       channels,
@@ -124,10 +124,11 @@ function parseRange(value: string | undefined, file: string): 1 | 255 {
   throw new UpscaleError('MODEL_INVALID', `expected ${METADATA_KEYS.range} to be "0-1" or "0-255", got "${value}"`, { file });
 }
 
-function parsePositiveInt(value: string | undefined, fallback: number, key: string, file: string): number {
+/** An integer metadata value from `min` to 4096 (the receptive field may be 0; scale and size multiple may not). */
+function parseInteger(value: string | undefined, fallback: number, min: 0 | 1, key: string, file: string): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < (key === METADATA_KEYS.receptiveField ? 0 : 1) || n > 4096) {
+  if (!Number.isInteger(n) || n < min || n > 4096) {
     throw new UpscaleError('MODEL_INVALID', `expected ${key} to be a positive integer, got "${value}"`, { file });
   }
   return n;
