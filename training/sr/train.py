@@ -68,6 +68,8 @@ def main() -> None:
     ap.add_argument('--no-val', action='store_true')
     ap.add_argument('--out', type=Path, required=True)
     ap.add_argument('--resume', action='store_true')
+    ap.add_argument('--init', type=Path, default=None,
+                    help="warm start: a checkpoint whose EMA weights start this new run (new optimizer and schedule)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -79,7 +81,7 @@ def main() -> None:
         # The run's identity comes from the checkpoint; only the stopping/logging options may change.
         for k in ('minutes', 'stop_at', 'ckpt_every', 'log_every', 'threads', 'no_val'):
             saved[k] = getattr(args, k)
-        args = argparse.Namespace(**{**saved, 'out': args.out, 'resume': True})
+        args = argparse.Namespace(**{'init': None, **saved, 'out': args.out, 'resume': True})
     torch.manual_seed(args.seed)
     model = build(args.arch, args.scale)
     ema = copy.deepcopy(model).requires_grad_(False)
@@ -96,6 +98,11 @@ def main() -> None:
         torch.set_rng_state(ck['torch_rng'])
         random.setstate(ck['py_rng'])
         it = ck['iteration']
+    elif args.init is not None:
+        # Warm restart: a new cosine cycle from a trained network gets further than extending the old one.
+        weights = torch.load(args.init, map_location='cpu')['ema']
+        model.load_state_dict(weights)
+        ema.load_state_dict(weights)
 
     t0 = time.time()
     data = PairedImages(list_images(limit=args.images), args.scale, use_cache=not args.no_cache)
