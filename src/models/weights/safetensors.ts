@@ -49,22 +49,22 @@ export function readSafetensors(bytes: Uint8Array, file: string): StateDict {
   const tensors: StateDict = new Map();
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    if (typeof entry !== 'object' || entry === null) throw invalid(`tensor "${name}" has no description`);
+    if (typeof entry !== 'object' || entry === null) throw invalid(`tensor ${JSON.stringify(name)} has no description`);
     const { dtype, shape, data_offsets: offsets } = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const stored = typeof dtype === 'string' ? DTYPES[dtype] : undefined;
-    if (stored === undefined) throw invalid(`tensor "${name}" has unsupported dtype ${JSON.stringify(dtype)}`);
+    if (stored === undefined) throw invalid(`tensor ${JSON.stringify(name)} has unsupported dtype ${JSON.stringify(dtype)}`);
     if (!Array.isArray(shape) || !Array.isArray(offsets) || offsets.length !== 2) {
-      throw invalid(`tensor "${name}" lacks a shape or data_offsets`);
+      throw invalid(`tensor ${JSON.stringify(name)} lacks a shape or data_offsets`);
     }
     const elements = shapeElements(shape as number[]);
-    if (typeof elements === 'string') throw invalid(`tensor "${name}": ${elements}`);
+    if (typeof elements === 'string') throw invalid(`tensor ${JSON.stringify(name)}: ${elements}`);
     const [begin, end] = offsets as [unknown, unknown];
     if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || (begin as number) < 0 || (end as number) < (begin as number) || (end as number) > dataLength) {
-      throw invalid(`tensor "${name}" has data offsets [${String(begin)}, ${String(end)}] outside the ${dataLength} data bytes (truncated file?)`);
+      throw invalid(`tensor ${JSON.stringify(name)} has data offsets [${String(begin)}, ${String(end)}] outside the ${dataLength} data bytes (truncated file?)`);
     }
     const expected = elements * DTYPE_BYTES[stored];
     if ((end as number) - (begin as number) !== expected) {
-      throw invalid(`tensor "${name}" of shape [${(shape as number[]).join(', ')}] ${stored} needs ${expected} bytes, the file gives ${(end as number) - (begin as number)}`);
+      throw invalid(`tensor ${JSON.stringify(name)} of shape [${(shape as number[]).join(', ')}] ${stored} needs ${expected} bytes, the file gives ${(end as number) - (begin as number)}`);
     }
     tensors.set(name, { shape: shape as number[], dtype: stored, data: decodeElements(bytes, dataStart + (begin as number), elements, stored) });
   }
