@@ -32,6 +32,23 @@ export function conv2d(
   });
 }
 
+/**
+ * {@link conv2d} after checking that `${prefix}.weight` has the shape `[out, in/groups, kh, kw]` the architecture
+ * expects (`undefined` entries match anything), so that inconsistent weights fail naming the tensor instead of
+ * failing later in onnxruntime.
+ */
+export function checkedConv2d(
+  g: GraphBuilder,
+  x: string,
+  weights: StateDict,
+  prefix: string,
+  shape: readonly [number | undefined, number | undefined, number | undefined, number | undefined],
+  options: { padding?: number; stride?: number; groups?: number } = {},
+): string {
+  tensor(weights, `${prefix}.weight`, shape);
+  return conv2d(g, x, weights, prefix, options);
+}
+
 export function leakyRelu(g: GraphBuilder, x: string, slope: number): string {
   return g.node('LeakyRelu', [x], { alpha: attr.float(slope) });
 }
@@ -90,6 +107,7 @@ export function finishModel(g: GraphBuilder, output: string, description: Archit
       [METADATA_KEYS.receptiveField]: String(description.receptiveField),
       [METADATA_KEYS.sizeMultiple]: String(description.sizeMultiple),
       [METADATA_KEYS.name]: name,
+      ...(description.bytesPerInputPixel === undefined ? {} : { [METADATA_KEYS.bytesPerInputPixel]: String(Math.ceil(description.bytesPerInputPixel)) }),
     },
   });
 }

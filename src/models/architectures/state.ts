@@ -58,3 +58,17 @@ export function tensor(weights: StateDict, key: string, shape?: readonly (number
   }
   return t;
 }
+
+/**
+ * The scale and output channels of a last convolution producing `channels` = out·scale² channels before a pixel
+ * shuffle. Shapes alone cannot tell (48 is 3·4² or 12·2²), so, as spandrel does, the candidates for `out` are tried
+ * from the likeliest: the input channels, then 3, 4 and 1. Undefined when none fits.
+ */
+export function pixelShuffleChannels(channels: number, inChannels: number): { scale: number; outChannels: number } | undefined {
+  for (const out of [inChannels, 3, 4, 1]) {
+    if (out < 1 || channels % out !== 0) continue;
+    const scale = Math.round(Math.sqrt(channels / out));
+    if (scale >= 1 && scale * scale * out === channels) return { scale, outChannels: out };
+  }
+  return undefined;
+}

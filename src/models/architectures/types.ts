@@ -17,6 +17,8 @@ export interface ArchitectureDescription {
   readonly receptiveField: number;
   /** False when the network looks at the whole image (global pooling...), so tiles would change the result. */
   readonly tilingSafe: boolean;
+  /** Working memory per input pixel of a tile, in bytes, when the architecture knows better than the default guess. */
+  readonly bytesPerInputPixel?: number;
   /** Number of weights. */
   readonly parameters: number;
   /** Hyperparameters read from the weights, for display: `{ blocks: 23, features: 64 }`. */
