@@ -324,7 +324,7 @@ test('upscale eval errors: one line on stderr, exit 1 for the data, 2 for usage 
   fails(
     ['-d', SET5_HR, '-s', '4', '-m', 'bicubic,no-such-model'],
     2,
-    /^upscale: unknown model "no-such-model" \(expected one of [^\n]*bicubic[^\n]*, or a path to an \.onnx file\)\n$/,
+    /^upscale: unknown model "no-such-model" \(expected one of [^\n]*bicubic[^\n]*, or a model file: \.onnx, \.pth, [^\n]*\)\n$/,
   );
   fails(['-d', SET5_HR, '-s', '4', '-m', 'bicubic', '-m', './missing.onnx'], 2, /^upscale: \.\/missing\.onnx: [^\n]+\n$/);
 });

@@ -58,7 +58,8 @@ Examples:
   upscale photo.jpg -s 2.5 -o big.png     any factor, any output format
   upscale photo.jpg --fit 3840x2160       largest size that fits in 4K
   upscale scans/ -r -o out/ -m bicubic    a whole tree, mirrored into out/
-  upscale art.png -m ./4x-model.onnx      your own ONNX super-resolution model
+  upscale art.png -m ./4x-model.pth       your own model: .pth, .safetensors, NCNN .param, .onnx
+  upscale models add 4x-UltraSharp.pth    keep it in your library (then -m 4x-ultrasharp)
   upscale models                          list the available models
 
 Exit status: 0 when every input succeeded (or was skipped), 1 when any failed, 2 for invalid usage, 130 when cancelled.`;
@@ -70,7 +71,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
     .argument('[inputs...]', 'image files or directories')
     .option('-o, --output <path>', 'output file (one input) or directory')
     .option('-s, --scale <factor>', 'enlargement factor, e.g. 2, 4 or 2.5 (default: the model\'s scale)', positiveNumber)
-    .option('-m, --model <model>', 'model id (see `upscale models`) or path to an .onnx file')
+    .option('-m, --model <model>', 'model id (see `upscale models`) or a model file (.onnx, .pth, .safetensors, NCNN .param)')
     .option('--width <px>', 'output width (keeps the aspect ratio unless --height is given too)', positiveInt)
     .option('--height <px>', 'output height', positiveInt)
     .option('--fit <WxH>', 'largest size that fits in a box, e.g. 3840x2160', box)

@@ -1,17 +1,111 @@
-/** `upscale models`: what can be named with -m, with measured quality and speed. */
+/**
+ * `upscale models [list|add|info|remove]`: what can be named with -m, with measured quality and speed, and the
+ * user's library of imported models (PyTorch, safetensors, NCNN, ONNX files converted once and kept).
+ */
 import type { Command } from 'commander';
-import { listModels } from '../models/registry.js';
+import { isUpscaleError, type UpscaleErrorCode } from '../errors.js';
+import { importModelFile } from '../models/import.js';
+import { addToLibrary, libraryDirectory, libraryEntry, removeFromLibrary, type LibraryEntry } from '../models/library.js';
+import { builtinModels, isBuiltinName, listModels } from '../models/registry.js';
 import type { ModelDescriptor } from '../models/types.js';
 
+/** Failures of the request (exit 2) rather than of the machine (exit 1). */
+const USAGE_CODES: ReadonlySet<UpscaleErrorCode> = new Set(['INVALID_OPTION', 'MODEL_NOT_FOUND', 'MODEL_INVALID']);
+
+const EXAMPLES = `
+Examples:
+  upscale models                                  list every model (built in and yours)
+  upscale models add ~/models/4x-UltraSharp.pth   convert and keep a model, as "4x-ultrasharp"
+  upscale models add realesr-animevideov3-x4.param --name anime-video
+  upscale photo.jpg -m 4x-ultrasharp              use it
+  upscale models info 4x-ultrasharp               architecture, scale, parameters, source hash
+  upscale models remove 4x-ultrasharp
+
+Formats: PyTorch .pth/.pt/.ckpt, .safetensors (ESRGAN/RRDBNet, Compact, SPAN, SwinIR), NCNN .param + .bin,
+ONNX. A model file also works directly: upscale photo.jpg -m ./RealESRGAN_x4plus.pth`;
+
 export function registerModelsCommand(program: Command): void {
-  program
-    .command('models')
+  const models = program.command('models').description('list, add, describe and remove models').addHelpText('after', EXAMPLES);
+
+  models
+    .command('list', { isDefault: true })
     .description('list the available models with their measured quality and speed')
     .option('--json', 'print as JSON', false)
     .action((options: { json: boolean }) => {
-      const models = listModels();
-      process.stdout.write(options.json ? `${JSON.stringify(models, null, 2)}\n` : formatModels(models));
+      const all = listModels();
+      process.stdout.write(options.json ? `${JSON.stringify(all, null, 2)}\n` : formatModels(all));
     });
+
+  const add = models
+    .command('add')
+    .description('convert a model file and add it to your library')
+    .argument('<file>', 'a .pth, .pt, .ckpt, .safetensors, .param (NCNN, with its .bin beside it) or .onnx file')
+    .option('--name <id>', 'the id to use it by (default: the file name)')
+    .option('--json', 'print the entry as JSON', false)
+    .exitOverride();
+  add.action(async (file: string, options: { name?: string; json: boolean }) =>
+    guarded(add, async () => {
+      const entry = await addToLibrary(file, { ...(options.name === undefined ? {} : { name: options.name }), isTaken: isBuiltinName });
+      process.stdout.write(options.json ? `${JSON.stringify(entry, null, 2)}\n` : `added ${entry.id}: ${summary(entry)}\nuse it with: upscale <image> -m ${entry.id}\n`);
+    }),
+  );
+
+  const info = models
+    .command('info')
+    .description('describe a model: architecture, scale, parameters, source file hash')
+    .argument('<id>', 'a library id, a built-in model id, or a model file')
+    .option('--json', 'print as JSON', false)
+    .exitOverride();
+  info.action(async (id: string, options: { json: boolean }) =>
+    guarded(info, async () => {
+      const described = await describe(id);
+      process.stdout.write(options.json ? `${JSON.stringify(described, null, 2)}\n` : formatInfo(described));
+    }),
+  );
+
+  const remove = models
+    .command('remove')
+    .description('remove a model from your library')
+    .argument('<id>', 'the library id')
+    .exitOverride();
+  remove.action(async (id: string) =>
+    guarded(remove, async () => {
+      const entry = await removeFromLibrary(id.toLowerCase());
+      process.stdout.write(`removed ${entry.id}\n`);
+    }),
+  );
+}
+
+/** Runs a subcommand's work; request errors exit 2 through commander, others propagate (exit 1). */
+async function guarded(command: Command, action: () => Promise<void>): Promise<void> {
+  try {
+    await action();
+  } catch (error) {
+    if (isUpscaleError(error) && USAGE_CODES.has(error.code)) {
+      command.error(`upscale: ${error.message}`, { exitCode: 2, code: 'commander.invalidArgument' });
+    }
+    throw error;
+  }
+}
+
+async function describe(id: string): Promise<Record<string, unknown>> {
+  const entry = libraryEntry(id.toLowerCase());
+  if (entry !== undefined) return { ...entry, library: libraryDirectory() };
+  const builtin = builtinModels().find((m) => m.id === id.toLowerCase() || m.aliases?.includes(id.toLowerCase()));
+  if (builtin !== undefined) return { ...builtin };
+  const { info } = await importModelFile(id);
+  return { ...info };
+}
+
+function summary(entry: Pick<LibraryEntry, 'architectureName' | 'scale' | 'parameters' | 'format'>): string {
+  return `${entry.architectureName}, x${entry.scale}, ${entry.parameters.toLocaleString('en-US')} parameters (${entry.format})`;
+}
+
+function formatInfo(described: Record<string, unknown>): string {
+  const lines = Object.entries(described)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${`${k}:`.padEnd(18)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  return `${lines.join('\n')}\n`;
 }
 
 export function formatModels(models: readonly ModelDescriptor[]): string {
@@ -33,7 +127,8 @@ export function formatModels(models: readonly ModelDescriptor[]): string {
     '',
     'Built-in networks pick the variant for the factor asked (-m esrgan-thick -s 2 runs the x2 network); name one with',
     '-m esrgan-thick-x2. Speed: seconds per output megapixel on a 2-core CPU (docs/performance.md); quality:',
-    'upscale eval on Set5 (docs/quality.md). Or give a path to your own .onnx model: upscale photo.jpg -m ./model.onnx',
+    'upscale eval on Set5 (docs/quality.md). Add your own models (PyTorch, safetensors, NCNN, ONNX) with',
+    'upscale models add <file>, or give a model file directly: upscale photo.jpg -m ./4x-UltraSharp.pth',
     '',
   ].join('\n');
 }

@@ -58,3 +58,48 @@ export async function cachedModel(key: string, build: () => Promise<Uint8Array> 
   }
   return { bytes, path, hit: false };
 }
+
+/**
+ * Like {@link cachedModel}, with a JSON description stored beside the ONNX bytes (`<key>.json`), so that a cache
+ * hit answers without reading the source weights again.
+ */
+export async function cachedModelWithInfo<T>(
+  key: string,
+  build: () => Promise<{ bytes: Uint8Array; info: T }>,
+): Promise<{ bytes: Uint8Array; info: T; hit: boolean }> {
+  const dir = join(cacheDirectory(), 'models');
+  const infoPath = join(dir, `${key}.json`);
+  let info: T | undefined;
+  try {
+    info = JSON.parse(await readFile(infoPath, 'utf8')) as T;
+  } catch {
+    // Not cached yet, or unreadable: rebuilt below.
+  }
+  let built: T | undefined;
+  const { bytes, hit } = await cachedModel(key, async () => {
+    const result = await build();
+    built = result.info;
+    return result.bytes;
+  });
+  if (hit && info !== undefined) return { bytes, info, hit: true };
+  if (built === undefined) {
+    // ONNX cached but its description lost: rebuild both rather than trust half an entry.
+    const result = await build();
+    ({ info: built } = result);
+    await writeAtomically(infoPath, JSON.stringify(built));
+    return { bytes: result.bytes, info: built, hit: false };
+  }
+  await writeAtomically(infoPath, JSON.stringify(built));
+  return { bytes, info: built, hit: false };
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(temp, text);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    debug('could not cache %s: %s', path, error instanceof Error ? error.message : String(error));
+  }
+}

@@ -5,4 +5,6 @@ export const METADATA_KEYS = {
   receptiveField: 'upscale.receptive_field',
   sizeMultiple: 'upscale.size_multiple',
   name: 'upscale.name',
+  /** Working memory estimate per input pixel of a tile, in bytes: picks the auto tile size. */
+  bytesPerInputPixel: 'upscale.bytes_per_input_pixel',
 } as const;

@@ -22,13 +22,13 @@ const MAX_MODEL_BYTES = 2 * 1024 ** 3;
 
 export async function loadOnnxFile(path: string, options: SessionOptions = {}): Promise<NetworkModel> {
   const bytes = await readModelBytes(path);
-  return loadOnnxBytes(bytes, { ...options, label: path }, { id: path, name: path });
+  return loadOnnxBytes(bytes, { ...options, label: path }, { id: path });
 }
 
 export async function loadOnnxBytes(
   bytes: Uint8Array,
   options: SessionOptions & { label: string },
-  identity: { id: string; name: string; description?: string; sha256?: string; extra?: Partial<ModelDescriptor> },
+  identity: { id: string; name?: string; description?: string; sha256?: string; extra?: Partial<ModelDescriptor> },
 ): Promise<NetworkModel> {
   const file = options.label;
   let info: OnnxModelInfo;
@@ -52,6 +52,7 @@ export async function loadOnnxBytes(
   const channels: 1 | 3 = declaredChannels === 1 ? 1 : 3;
   const range = parseRange(info.metadata[METADATA_KEYS.range], file);
   const sizeMultiple = parseInteger(info.metadata[METADATA_KEYS.sizeMultiple], 1, 1, METADATA_KEYS.sizeMultiple, file);
+  const bytesPerInputPixel = parseInteger(info.metadata[METADATA_KEYS.bytesPerInputPixel], DEFAULT_BYTES_PER_INPUT_PIXEL, 1, METADATA_KEYS.bytesPerInputPixel, file, 1 << 24);
   const receptiveField = parseInteger(info.metadata[METADATA_KEYS.receptiveField], DEFAULT_RECEPTIVE_FIELD, 0, METADATA_KEYS.receptiveField, file);
 
   const session = await OnnxSession.create(bytes, options);
@@ -67,7 +68,7 @@ export async function loadOnnxBytes(
       range,
       sizeMultiple,
       receptiveField,
-      bytesPerInputPixel: DEFAULT_BYTES_PER_INPUT_PIXEL,
+      bytesPerInputPixel,
       run: (tensor) => session.run(tensor),
       dispose: () => session.dispose(),
     };
@@ -78,7 +79,7 @@ export async function loadOnnxBytes(
       descriptor: {
         ...identity.extra,
         id: identity.id,
-        name: info.metadata[METADATA_KEYS.name] ?? identity.name,
+        name: identity.name ?? info.metadata[METADATA_KEYS.name] ?? identity.id,
         kind: 'network',
         scale,
         description: identity.description ?? `ONNX model, ${info.parameterCount.toLocaleString('en-US')} parameters`,
@@ -124,11 +125,11 @@ function parseRange(value: string | undefined, file: string): 1 | 255 {
   throw new UpscaleError('MODEL_INVALID', `expected ${METADATA_KEYS.range} to be "0-1" or "0-255", got "${value}"`, { file });
 }
 
-/** An integer metadata value from `min` to 4096 (the receptive field may be 0; scale and size multiple may not). */
-function parseInteger(value: string | undefined, fallback: number, min: 0 | 1, key: string, file: string): number {
+/** An integer metadata value from `min` to `max` (the receptive field may be 0; scale and size multiple may not). */
+function parseInteger(value: string | undefined, fallback: number, min: 0 | 1, key: string, file: string, max = 4096): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > 4096) {
+  if (!Number.isInteger(n) || n < min || n > max) {
     throw new UpscaleError('MODEL_INVALID', `expected ${key} to be a positive integer, got "${value}"`, { file });
   }
   return n;

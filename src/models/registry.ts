@@ -1,14 +1,17 @@
 /**
- * Resolves what the user typed after `-m`: a built-in model (family, alias or variant), a classical method, or a
- * path to an .onnx file.
+ * Resolves what the user typed after `-m`: a built-in model (family, alias or variant), a classical method, a model
+ * of the user's library (`upscale models add`), or a path to a model file (ONNX, PyTorch, safetensors, NCNN).
  */
 import { existsSync } from 'node:fs';
-import { extname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
 import { UpscaleError } from '../errors.js';
 import type { SessionOptions } from '../runtime/onnx.js';
 import { builtinChoice, listBuiltinModels } from './builtin/index.js';
 import { classicalModel, listClassicalModels } from './classical.js';
-import { loadOnnxFile } from './onnx-file.js';
+import { MODEL_FILE_EXTENSIONS, importModelFile, isModelFilePath } from './import.js';
+import { libraryDescriptor, libraryEntry, libraryModelPath, listLibrary } from './library.js';
+import { loadOnnxBytes, loadOnnxFile } from './onnx-file.js';
 import type { ModelChoice, ModelDescriptor } from './types.js';
 
 /**
@@ -30,20 +33,57 @@ export async function resolveModel(spec: string = DEFAULT_MODEL, options: Sessio
   }
   const builtin = builtinChoice(name, options);
   if (builtin !== undefined) return builtin;
-  if (extname(spec).toLowerCase() === '.onnx' || existsSync(spec)) {
-    if (extname(spec).toLowerCase() !== '.onnx') {
-      throw new UpscaleError('MODEL_INVALID', 'unsupported model format (expected an .onnx file)', { file: spec });
+  const entry = libraryEntry(name);
+  if (entry !== undefined) {
+    const bytes = new Uint8Array(await readFile(libraryModelPath(entry.id)));
+    const { id, name: entryName, description, ...extra } = libraryDescriptor(entry);
+    const model = await loadOnnxBytes(bytes, { ...options, label: id }, { id, name: entryName, description, sha256: entry.sourceSha256, extra });
+    return { descriptor: model.descriptor, scales: [model.descriptor.scale], load: async () => model };
+  }
+  if (isModelFilePath(spec) || existsSync(spec)) {
+    if (extname(spec).toLowerCase() === '.onnx') {
+      const model = await loadOnnxFile(spec, options);
+      return { descriptor: model.descriptor, scales: [model.descriptor.scale], load: async () => model };
     }
-    const model = await loadOnnxFile(spec, options);
+    const { onnx, info } = await importModelFile(spec);
+    const model = await loadOnnxBytes(
+      onnx,
+      { ...options, label: spec },
+      {
+        id: spec,
+        name: basename(spec),
+        description: `${info.architectureName} x${info.scale}, ${info.parameters.toLocaleString('en-US')} parameters`,
+        sha256: info.sourceSha256,
+        extra: { parameters: info.parameters, source: info.sourceFiles.join(' + ') },
+      },
+    );
     return { descriptor: model.descriptor, scales: [model.descriptor.scale], load: async () => model };
   }
   const known = listModels().map((m) => m.id).join(', ');
-  throw new UpscaleError('MODEL_NOT_FOUND', `unknown model "${spec}" (expected one of ${known}, or a path to an .onnx file)`);
+  throw new UpscaleError(
+    'MODEL_NOT_FOUND',
+    `unknown model "${spec}" (expected one of ${known}, or a model file: ${MODEL_FILE_EXTENSIONS.join(', ')})`,
+  );
 }
 
-/** Every model that can be named by id: built-in networks first, then the classical methods. */
+/** Every model that can be named by id: built-in networks, the classical methods, then the user's library. */
 export function listModels(): ModelDescriptor[] {
+  return [...builtinModels(), ...listLibrary().map(libraryDescriptor)];
+}
+
+/** The models that come with the package (library entries may not take their ids). */
+export function builtinModels(): ModelDescriptor[] {
   return [...listBuiltinModels(), ...listClassicalModels().map((m) => m.descriptor)];
+}
+
+/** True when `id` names a built-in network (any alias or variant) or a classical method. */
+export function isBuiltinName(id: string): boolean {
+  if (classicalModel(id) !== undefined) return true;
+  try {
+    return builtinChoice(id, {}) !== undefined;
+  } catch {
+    return true; // a family name with a scale it lacks (`fast-x3`): still the family's name
+  }
 }
 
 /**
