@@ -38,11 +38,11 @@ const compactBase = { inChannels: 3, outChannels: 3, features: 8 } as const;
 const spanBase = { inChannels: 3, outChannels: 3, features: 4, blocks: 6 } as const;
 
 const CASES: readonly Case<unknown>[] = [
-  { fixture: 'esrgan-x4', architecture: esrgan, params: { ...esrganBase, layout: 'basicsr', blocks: 2, upsamplings: 2, unshuffle: 1 } satisfies EsrganParams, sizeMultiple: 1, receptiveField: 32 },
-  { fixture: 'esrgan-x2', architecture: esrgan, params: { ...esrganBase, layout: 'basicsr', blocks: 1, upsamplings: 2, unshuffle: 2 } satisfies EsrganParams, sizeMultiple: 2, receptiveField: 32 },
-  { fixture: 'esrgan-x1', architecture: esrgan, params: { ...esrganBase, layout: 'basicsr', blocks: 1, upsamplings: 2, unshuffle: 4 } satisfies EsrganParams, sizeMultiple: 4, receptiveField: 32 },
-  { fixture: 'esrgan-old-x4', architecture: esrgan, params: { ...esrganBase, layout: 'old-arch', blocks: 1, upsamplings: 2, unshuffle: 1 } satisfies EsrganParams, sizeMultiple: 1, receptiveField: 19 },
-  { fixture: 'esrgan-plus-x8', architecture: esrgan, params: { ...esrganBase, layout: 'old-arch', blocks: 1, upsamplings: 3, unshuffle: 1, plus: true } satisfies EsrganParams, sizeMultiple: 1, receptiveField: 19 },
+  { fixture: 'esrgan-x4', architecture: esrgan, params: { ...esrganBase, layout: 'basicsr', blocks: 2, upsamplings: 2, unshuffle: 1 } satisfies EsrganParams, sizeMultiple: 1, receptiveField: 16 },
+  { fixture: 'esrgan-x2', architecture: esrgan, params: { ...esrganBase, layout: 'basicsr', blocks: 1, upsamplings: 2, unshuffle: 2 } satisfies EsrganParams, sizeMultiple: 2, receptiveField: 16 },
+  { fixture: 'esrgan-x1', architecture: esrgan, params: { ...esrganBase, layout: 'basicsr', blocks: 1, upsamplings: 2, unshuffle: 4 } satisfies EsrganParams, sizeMultiple: 4, receptiveField: 16 },
+  { fixture: 'esrgan-old-x4', architecture: esrgan, params: { ...esrganBase, layout: 'old-arch', blocks: 1, upsamplings: 2, unshuffle: 1 } satisfies EsrganParams, sizeMultiple: 1, receptiveField: 16 },
+  { fixture: 'esrgan-plus-x8', architecture: esrgan, params: { ...esrganBase, layout: 'old-arch', blocks: 1, upsamplings: 3, unshuffle: 1, plus: true } satisfies EsrganParams, sizeMultiple: 1, receptiveField: 16 },
   { fixture: 'compact-x4', architecture: compact, params: { ...compactBase, convs: 3, scale: 4 } satisfies CompactParams, sizeMultiple: 1, receptiveField: 5 },
   { fixture: 'compact-x2', architecture: compact, params: { ...compactBase, convs: 2, scale: 2 } satisfies CompactParams, sizeMultiple: 1, receptiveField: 4 },
   { fixture: 'compact-x1', architecture: compact, params: { ...compactBase, convs: 2, scale: 1 } satisfies CompactParams, sizeMultiple: 1, receptiveField: 4 },

@@ -9,6 +9,7 @@ import { bleedTransparentColour, splitAlpha } from '../src/pipeline/alpha.js';
 import { resize } from '../src/resample/index.js';
 import { isUpscaleError } from '../src/errors.js';
 import { nearestUpscaleModel } from './fixtures/models.js';
+import { GraphBuilder, attr } from '../src/onnx/index.js';
 import { maxAbsDiff, nearestRaster, testRaster } from './helpers/rasters.js';
 
 const nearestX2 = () => loadOnnxBytes(nearestUpscaleModel(2), { label: 'x2.onnx', threads: 2 }, { id: 'x2', name: 'x2' });
@@ -154,4 +155,24 @@ test('cancel before start rejects with ABORTED', async () => {
   await assert.rejects(upscaleRaster(testRaster(8, 8), classicalModel('bicubic')!, { width: 16, height: 16 }, { signal: controller.signal }), (e) =>
     isUpscaleError(e) && e.code === 'ABORTED',
   );
+});
+
+test('a channels-last (NHWC) ONNX model is recognised and runs: transposed in and out, scale probed', async () => {
+  // NHWC in and out around the NCHW nearest x2 graph: what a TensorFlow export looks like from outside.
+  const g = new GraphBuilder({ name: 'nhwc_x2' });
+  const input = g.input('input', 'float32', [1, 'H', 'W', 3]);
+  const nchw = g.node('Transpose', [input], { perm: attr.ints([0, 3, 1, 2]) });
+  const scales = g.initializer('scales', [4], new Float32Array([1, 1, 2, 2]));
+  const up = g.node('Resize', [nchw, '', scales], { mode: attr.string('nearest'), coordinate_transformation_mode: attr.string('asymmetric'), nearest_mode: attr.string('floor') });
+  g.node('Transpose', [up], { perm: attr.ints([0, 2, 3, 1]) }, { output: 'output' });
+  g.output('output', 'float32', [1, 'OH', 'OW', 3]);
+  const model = await loadOnnxBytes(g.toModel(), { label: 'nhwc.onnx', threads: 1 }, { id: 'nhwc' });
+  try {
+    assert.equal(model.network.scale, 2);
+    const source = testRaster(13, 7);
+    const out = await upscaleRaster(source, model, { width: 26, height: 14 });
+    assert.equal(maxAbsDiff(out, nearestRaster(source, 2)), 0);
+  } finally {
+    await model.network.dispose();
+  }
 });

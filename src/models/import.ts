@@ -17,7 +17,7 @@ import { looksLikeSafetensors } from './weights/safetensors.js';
 import { readStateDict } from './weights/index.js';
 
 /** Bump when a converter's output changes, so that cached conversions are redone. */
-const IMPORTER_VERSION = 'import 1';
+const IMPORTER_VERSION = 'import 2';
 const MAX_SOURCE_BYTES = 2 * 1024 ** 3;
 
 export type ModelFormat = 'onnx' | 'pytorch' | 'safetensors' | 'ncnn';
@@ -31,6 +31,12 @@ export interface ImportedModelInfo {
   readonly architecture: string;
   readonly architectureName: string;
   readonly scale: number;
+  readonly inChannels: number;
+  readonly outChannels: number;
+  /** Input edges must be multiples of this. */
+  readonly sizeMultiple: number;
+  /** Input pixels of context the tiler keeps around each tile. */
+  readonly receptiveField: number;
   readonly parameters: number;
   readonly details: Readonly<Record<string, string | number | boolean>>;
   readonly tilingSafe: boolean;
@@ -89,6 +95,10 @@ function convertSources(files: readonly string[], sources: readonly Uint8Array[]
         architecture: 'ncnn',
         architectureName: `NCNN graph (${result.layerTypes.join(', ')})`,
         scale: result.scale,
+        inChannels: result.inChannels,
+        outChannels: result.outChannels,
+        sizeMultiple: result.sizeMultiple,
+        receptiveField: result.receptiveField,
         parameters: result.parameters,
         details: { layers: result.layers },
         tilingSafe: true,
@@ -118,6 +128,10 @@ function convertSources(files: readonly string[], sources: readonly Uint8Array[]
       architecture: architecture.id,
       architectureName: architecture.name,
       scale: description.scale,
+      inChannels: description.inChannels,
+      outChannels: description.outChannels,
+      sizeMultiple: description.sizeMultiple,
+      receptiveField: description.receptiveField,
       parameters: description.parameters,
       details: description.details,
       tilingSafe: description.tilingSafe,
@@ -128,19 +142,32 @@ function convertSources(files: readonly string[], sources: readonly Uint8Array[]
 }
 
 function describeOnnx(file: string, bytes: Uint8Array, sourceSha256: string): ImportedModel {
-  let parameters = 0;
-  let scale = 0;
+  let info;
   try {
-    const info = readOnnxInfo(bytes);
-    parameters = info.parameterCount;
-    scale = Number(info.metadata[METADATA_KEYS.scale] ?? 0);
+    info = readOnnxInfo(bytes);
   } catch (error) {
     throw new UpscaleError('MODEL_INVALID', `not an ONNX model (${error instanceof Error ? error.message : String(error)})`, { file, cause: error });
   }
+  const declared = (key: string, fallback: number): number => Number(info.metadata[key] ?? fallback) || fallback;
+  const channels = info.inputs[0]?.dims?.[1];
   return {
     onnx: bytes,
-    // A scale of 0 means "not declared": the loader probes it with a test run.
-    info: { format: 'onnx', architecture: 'onnx', architectureName: 'ONNX graph', scale, parameters, details: {}, tilingSafe: true, sourceFiles: [file], sourceSha256 },
+    info: {
+      format: 'onnx',
+      architecture: 'onnx',
+      architectureName: 'ONNX graph',
+      // 0 means "not declared": the loader probes the scale with a test run.
+      scale: declared(METADATA_KEYS.scale, 0),
+      inChannels: typeof channels === 'number' ? channels : 3,
+      outChannels: typeof channels === 'number' ? channels : 3,
+      sizeMultiple: declared(METADATA_KEYS.sizeMultiple, 1),
+      receptiveField: declared(METADATA_KEYS.receptiveField, 16),
+      parameters: info.parameterCount,
+      details: {},
+      tilingSafe: true,
+      sourceFiles: [file],
+      sourceSha256,
+    },
   };
 }
 

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { UpscaleError } from '../errors.js';
 import { readOnnxInfo, type OnnxModelInfo } from '../onnx/index.js';
-import { OnnxSession, type SessionOptions } from '../runtime/onnx.js';
+import { OnnxSession, type SessionOptions, type TensorLayout } from '../runtime/onnx.js';
 import { METADATA_KEYS } from './metadata-keys.js';
 import type { ModelDescriptor, NetworkModel, TileModel } from './types.js';
 
@@ -45,9 +45,10 @@ export async function loadOnnxBytes(
   if (input.dims !== undefined && dims.length !== 4) {
     throw new UpscaleError('MODEL_INVALID', `expected an NCHW image input (4 dimensions), got [${dims.join(', ')}]`, { file });
   }
-  const declaredChannels = dims[1];
+  const layout = inputLayout(dims);
+  const declaredChannels = layout === 'nchw' ? dims[1] : dims[3];
   if (typeof declaredChannels === 'number' && declaredChannels !== 1 && declaredChannels !== 3) {
-    throw new UpscaleError('MODEL_INVALID', `expected 1 or 3 input channels (NCHW), got ${declaredChannels}`, { file });
+    throw new UpscaleError('MODEL_INVALID', `expected 1 or 3 input channels (NCHW or NHWC), got [${dims.join(', ')}]`, { file });
   }
   const channels: 1 | 3 = declaredChannels === 1 ? 1 : 3;
   const range = parseRange(info.metadata[METADATA_KEYS.range], file);
@@ -60,7 +61,7 @@ export async function loadOnnxBytes(
     const declaredScale = info.metadata[METADATA_KEYS.scale];
     const scale =
       declaredScale === undefined
-        ? await probeScale(session, channels, sizeMultiple, file)
+        ? await probeScale(session, channels, sizeMultiple, layout, file)
         : parseInteger(declaredScale, 1, 1, METADATA_KEYS.scale, file);
     const network: TileModel = {
       scale,
@@ -69,7 +70,7 @@ export async function loadOnnxBytes(
       sizeMultiple,
       receptiveField,
       bytesPerInputPixel,
-      run: (tensor) => session.run(tensor),
+      run: (tensor) => session.run(tensor, layout),
       dispose: () => session.dispose(),
     };
     return {
@@ -104,10 +105,10 @@ async function readModelBytes(path: string): Promise<Uint8Array> {
 }
 
 /** Runs a small non-square input and reads the scale off the output size. */
-async function probeScale(session: OnnxSession, channels: 1 | 3, sizeMultiple: number, file: string): Promise<number> {
+async function probeScale(session: OnnxSession, channels: 1 | 3, sizeMultiple: number, layout: TensorLayout, file: string): Promise<number> {
   const height = Math.ceil(24 / sizeMultiple) * sizeMultiple;
   const width = Math.ceil(32 / sizeMultiple) * sizeMultiple;
-  const out = await session.run({ data: new Float32Array(channels * width * height).fill(0.5), channels, height, width });
+  const out = await session.run({ data: new Float32Array(channels * width * height).fill(0.5), channels, height, width }, layout);
   const scale = out.height / height;
   if (!Number.isInteger(scale) || scale < 1 || out.width !== width * scale || out.channels !== channels) {
     throw new UpscaleError(
@@ -117,6 +118,17 @@ async function probeScale(session: OnnxSession, channels: 1 | 3, sizeMultiple: n
     );
   }
   return scale;
+}
+
+/**
+ * Channels-last when the last axis is a fixed 1 or 3 and the second is not (`[1, H, W, 3]`, `[1, 'h', 'w', 3]`);
+ * otherwise the usual NCHW.
+ */
+function inputLayout(dims: readonly (number | string | undefined)[]): TensorLayout {
+  if (dims.length !== 4) return 'nchw';
+  const second = dims[1];
+  const last = dims[3];
+  return (last === 1 || last === 3) && second !== 1 && second !== 3 ? 'nhwc' : 'nchw';
 }
 
 function parseRange(value: string | undefined, file: string): 1 | 255 {

@@ -18,6 +18,9 @@ export interface SessionOptions {
   label?: string;
 }
 
+/** Where a model keeps the channel axis: NCHW (PyTorch, most SR models) or NHWC (TensorFlow exports). */
+export type TensorLayout = 'nchw' | 'nhwc';
+
 /** A float32 NCHW image tensor: batch 1. */
 export interface ImageTensor {
   readonly data: Float32Array;
@@ -64,9 +67,15 @@ export class OnnxSession {
     return new OnnxSession(session, label);
   }
 
-  /** Runs one NCHW image through the model and returns its first output. */
-  async run(image: ImageTensor): Promise<ImageTensor> {
-    const feed = new ort.Tensor('float32', image.data, [1, image.channels, image.height, image.width]);
+  /**
+   * Runs one NCHW image through the model and returns its first output, NCHW. A model whose tensors are
+   * channels-last (`layout: 'nhwc'`, as TensorFlow exports are) gets its input and output transposed here.
+   */
+  async run(image: ImageTensor, layout: TensorLayout = 'nchw'): Promise<ImageTensor> {
+    const feed =
+      layout === 'nchw'
+        ? new ort.Tensor('float32', image.data, [1, image.channels, image.height, image.width])
+        : new ort.Tensor('float32', toChannelsLast(image), [1, image.height, image.width, image.channels]);
     let result: ort.InferenceSession.ReturnType;
     try {
       result = await this.#session.run({ [this.input.name]: feed });
@@ -83,6 +92,10 @@ export class OnnxSession {
       throw new UpscaleError('MODEL_INVALID', `expected a float32 NCHW output, got ${output?.type} [${output?.dims.join(', ')}]`, {
         file: this.#label,
       });
+    }
+    if (layout === 'nhwc') {
+      const [, height = 0, width = 0, channels = 0] = output.dims;
+      return toChannelsFirst(output.data as Float32Array, channels, height, width);
     }
     const [, channels = 0, height = 0, width = 0] = output.dims;
     return { data: output.data as Float32Array, channels, height, width };
@@ -101,4 +114,23 @@ function describe(metadata: ort.InferenceSession.ValueMetadata | undefined, name
 function firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return (text.split('\n')[0] ?? '').trim();
+}
+
+function toChannelsLast(image: ImageTensor): Float32Array {
+  const { data, channels, height, width } = image;
+  const plane = height * width;
+  const out = new Float32Array(data.length);
+  for (let c = 0; c < channels; c++) {
+    for (let i = 0; i < plane; i++) out[i * channels + c] = data[c * plane + i]!;
+  }
+  return out;
+}
+
+function toChannelsFirst(data: Float32Array, channels: number, height: number, width: number): ImageTensor {
+  const plane = height * width;
+  const out = new Float32Array(data.length);
+  for (let c = 0; c < channels; c++) {
+    for (let i = 0; i < plane; i++) out[c * plane + i] = data[i * channels + c]!;
+  }
+  return { data: out, channels, height, width };
 }
