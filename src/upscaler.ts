@@ -5,10 +5,20 @@ import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { throwIfAborted, UpscaleError } from './errors.js';
 import { writeFileAtomic } from './files.js';
-import { decodeImage, encodeImage, outputFormatFromPath, type ImageMetadata, type OutputFormat } from './image/index.js';
+import {
+  countFrames,
+  decodeImage,
+  encodeImage,
+  fileFormatFromPath,
+  readImageFile,
+  type AnimationFormat,
+  type FileFormat,
+  type ImageMetadata,
+} from './image/index.js';
 import type { Raster } from './image/raster.js';
 import type { LoadedModel, ModelDescriptor } from './models/types.js';
 import { DEFAULT_MODEL, pickScale, resolveModel } from './models/registry.js';
+import { upscaleAnimatedFile } from './pipeline/animated.js';
 import { resolveTargetSize, passesFor, validateSizeRequest, type Size, type SizeRequest } from './pipeline/size.js';
 import { upscaleRaster, type UpscaleProgress } from './pipeline/upscale-raster.js';
 import { withProvenance } from './provenance.js';
@@ -39,8 +49,12 @@ export interface UpscaleOptions extends SizeRequest {
 }
 
 export interface UpscaleFileOptions extends UpscaleOptions {
-  /** Output format; by default the output's extension decides. */
-  format?: OutputFormat | undefined;
+  /**
+   * Output format; by default the output's extension decides (`.gif` and `.apng` included). An animated input
+   * (GIF, animated WebP, APNG) keeps every frame in `gif`, `webp`, `apng` or `png` (written as APNG); `jpeg`,
+   * `tiff` and `avif` hold one frame and are refused for it. See docs/animated.md.
+   */
+  format?: FileFormat | undefined;
   /** 1..100 for JPEG, WebP, AVIF. */
   quality?: number | undefined;
   /** Lossless WebP/AVIF. */
@@ -60,7 +74,9 @@ export interface UpscaleFileOptions extends UpscaleOptions {
 export interface UpscaleFileResult {
   readonly input: string;
   readonly output: string;
-  readonly format: OutputFormat;
+  readonly format: FileFormat;
+  /** Frames written: 1 for a still image. */
+  readonly frames: number;
   readonly model: string;
   readonly inputSize: Size;
   readonly outputSize: Size;
@@ -93,6 +109,8 @@ export async function createUpscaler(options: UpscalerOptions = {}): Promise<Ups
   // Variants of a built-in family load on first use, one session each, kept until dispose().
   const variants = new Map<number, Promise<LoadedModel>>();
   let disposed = false;
+  // The model that upscaled the last animation frame, for the animation's provenance record.
+  let frameModel: LoadedModel | undefined;
 
   const variantFor = (scale: number): Promise<LoadedModel> => {
     let loaded = variants.get(scale);
@@ -132,9 +150,9 @@ export async function createUpscaler(options: UpscalerOptions = {}): Promise<Ups
     async upscaleFile(input, output, request = {}) {
       const started = performance.now();
       validateSizeRequest(request);
-      const format = request.format ?? outputFormatFromPath(output);
+      const format = request.format ?? fileFormatFromPath(output);
       if (format === undefined) {
-        throw new UpscaleError('INVALID_OPTION', 'cannot tell the output format from the extension (expected .png, .jpg, .webp, .tif or .avif, or give a format)', { file: output });
+        throw new UpscaleError('INVALID_OPTION', 'cannot tell the output format from the extension (expected .png, .jpg, .webp, .tif, .avif, .gif or .apng, or give a format)', { file: output });
       }
       if (resolve(input) === resolve(output)) {
         throw new UpscaleError('INVALID_OPTION', 'output would overwrite the input; choose another output name', { file: input });
@@ -143,7 +161,58 @@ export async function createUpscaler(options: UpscalerOptions = {}): Promise<Ups
         throw new UpscaleError('OUTPUT_EXISTS', 'output file exists (use --overwrite to replace it)', { file: output });
       }
       throwIfAborted(request.signal);
-      const decoded = await decodeImage(input, { maxPixels: maxInputPixels, file: input });
+      const bytes = await readImageFile(input);
+      const frames = await countFrames(bytes);
+      if (frames > 1 || format === 'gif' || format === 'apng') {
+        const animated = await upscaleAnimatedFile({
+          bytes,
+          file: input,
+          format: animationFormatFor(format, frames, input),
+          maxInputPixels,
+          maxOutputPixels,
+          targetFor: (frame) => resolveTargetSize(frame, request, choice.descriptor.scale),
+          upscaleFrame: async (frame, onProgress) => {
+            const result = await run(frame, { ...request, onProgress }, input);
+            frameModel = result.model;
+            return { pixels: result.pixels, model: result.model.descriptor.id };
+          },
+          metadataFor: (inputMetadata, _model, inputSize, outputSize) => {
+            const xmp = request.keepMetadata === false ? undefined : inputMetadata.xmp;
+            const exif = request.keepMetadata === false ? undefined : inputMetadata.exif;
+            const record =
+              request.provenance === false || frameModel === undefined
+                ? xmp
+                : withProvenance(xmp?.toString('utf8'), {
+                    tool: TOOL_NAME,
+                    model: frameModel.descriptor.id,
+                    modelSha256: frameModel.kind === 'network' ? frameModel.sha256 : undefined,
+                    ai: frameModel.kind === 'network',
+                    scaleX: outputSize.width / inputSize.width,
+                    scaleY: outputSize.height / inputSize.height,
+                    width: outputSize.width,
+                    height: outputSize.height,
+                  });
+            return { ...(record !== undefined && { xmp: record }), ...(exif !== undefined && { exif }) };
+          },
+          quality: request.quality,
+          lossless: request.lossless,
+          compressionLevel: request.compressionLevel,
+          signal: request.signal,
+          onProgress: request.onProgress,
+        });
+        await writeFileAtomic(output, animated.encoded, { overwrite: request.overwrite ?? false });
+        return {
+          input,
+          output,
+          format,
+          frames: animated.frames,
+          model: animated.model,
+          inputSize: animated.inputSize,
+          outputSize: animated.outputSize,
+          milliseconds: Math.round(performance.now() - started),
+        };
+      }
+      const decoded = await decodeImage(bytes, { maxPixels: maxInputPixels, file: input });
       const { pixels, model } = await run(decoded.raster, request, input);
       throwIfAborted(request.signal);
       const scaleX = pixels.width / decoded.raster.width;
@@ -180,6 +249,7 @@ export async function createUpscaler(options: UpscalerOptions = {}): Promise<Ups
         input,
         output,
         format,
+        frames: 1,
         model: model.descriptor.id,
         inputSize: { width: decoded.raster.width, height: decoded.raster.height },
         outputSize: { width: pixels.width, height: pixels.height },
@@ -196,6 +266,17 @@ export async function createUpscaler(options: UpscalerOptions = {}): Promise<Ups
       }
     },
   };
+}
+
+/** The animated container for an output format; one-frame formats are refused for animations. */
+function animationFormatFor(format: FileFormat, frames: number, file: string): AnimationFormat {
+  if (format === 'gif' || format === 'webp' || format === 'apng') return format;
+  if (format === 'png') return 'apng';
+  throw new UpscaleError(
+    'INVALID_OPTION',
+    `animated image (${frames} frames) cannot be written as ${format.toUpperCase()}, which holds one frame; choose gif, webp or png (APNG)`,
+    { file },
+  );
 }
 
 function checkOutputSize(input: Size, target: Size, networkScale: number | undefined, limit: number, file: string | undefined): void {

@@ -3,12 +3,12 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative } from 'node:path';
-import { outputFormatFromPath, type OutputFormat } from '../image/index.js';
+import { fileFormatFromPath, type FileFormat } from '../image/index.js';
 import type { SizeRequest } from '../pipeline/size.js';
 
 /** Extensions picked up when a directory is given; single files are accepted whatever their name. */
-const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.avif', '.heic', '.heif', '.gif']);
-const FORMAT_EXTENSIONS: Record<OutputFormat, string> = { png: '.png', jpeg: '.jpg', webp: '.webp', tiff: '.tif', avif: '.avif' };
+const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.avif', '.heic', '.heif', '.gif', '.apng']);
+const FORMAT_EXTENSIONS: Record<FileFormat, string> = { png: '.png', jpeg: '.jpg', webp: '.webp', tiff: '.tif', avif: '.avif', gif: '.gif', apng: '.apng' };
 
 export interface Job {
   readonly input: string;
@@ -23,7 +23,7 @@ export interface JobError {
 export interface PlanOptions {
   readonly output?: string | undefined;
   readonly recursive: boolean;
-  readonly format?: OutputFormat | undefined;
+  readonly format?: FileFormat | undefined;
   readonly size: SizeRequest;
   readonly defaultScale: number;
 }
@@ -54,11 +54,12 @@ export function planJobs(inputs: readonly string[], options: PlanOptions): { job
 }
 
 /** `<name>@<label>.<ext>`, e.g. `photo@4x.jpg`, `photo@2.5x.png`, `photo@fit3840x2160.webp`. */
-export function outputName(input: string, label: string, format: OutputFormat | undefined): string {
+export function outputName(input: string, label: string, format: FileFormat | undefined): string {
   const ext = extname(input);
   const name = basename(input, ext);
-  // An input extension we can also write is kept as it is spelled; anything else becomes PNG.
-  const outExt = format !== undefined ? FORMAT_EXTENSIONS[format] : outputFormatFromPath(input) !== undefined ? ext : '.png';
+  // An input extension we can also write is kept as it is spelled (.gif and .apng too: animations stay animated);
+  // anything else becomes PNG.
+  const outExt = format !== undefined ? FORMAT_EXTENSIONS[format] : fileFormatFromPath(input) !== undefined ? ext : '.png';
   return `${name}@${label}${outExt}`;
 }
 

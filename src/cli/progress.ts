@@ -24,18 +24,26 @@ export function createProgressView(enabled: boolean): ProgressView {
     cliProgress.Presets.shades_classic,
   );
   let active = false;
+  // Animations: the frame being upscaled (its tiles fill the bar's share of that frame) and the frames' ETA.
+  let frame: { index: number; total: number; etaMs: number | undefined } | undefined;
   return {
     start(label) {
       bar.start(1000, 0, { label, detail: 'reading', eta_text: '--' });
       active = true;
+      frame = undefined;
     },
     update(event) {
       if (!active) return;
-      if (event.stage === 'tile') {
-        const detail = `${event.passes > 1 ? `pass ${event.pass}/${event.passes} ` : ''}tile ${event.index + 1}/${event.total}`;
-        bar.update(Math.round(event.fraction * 1000), { detail, eta_text: formatDuration(event.etaMs) });
+      const framePrefix = frame === undefined ? '' : `frame ${frame.index + 1}/${frame.total} `;
+      const overall = (fraction: number): number => (frame === undefined ? fraction : (frame.index + fraction) / frame.total);
+      if (event.stage === 'frame') {
+        frame = { index: event.index, total: event.total, etaMs: event.etaMs };
+        bar.update(Math.round(overall(0) * 1000), { detail: `frame ${event.index + 1}/${event.total}`, eta_text: formatDuration(event.etaMs) });
+      } else if (event.stage === 'tile') {
+        const detail = `${framePrefix}${event.passes > 1 ? `pass ${event.pass}/${event.passes} ` : ''}tile ${event.index + 1}/${event.total}`;
+        bar.update(Math.round(overall(event.fraction) * 1000), { detail, eta_text: formatDuration(frame === undefined ? event.etaMs : frame.etaMs) });
       } else {
-        bar.update({ detail: `resizing to ${event.to.width}x${event.to.height}` });
+        bar.update({ detail: `${framePrefix}resizing to ${event.to.width}x${event.to.height}` });
       }
     },
     stop() {

@@ -191,6 +191,14 @@ function readExif(header: Metadata, bytes: Buffer, format: InputFormat): Buffer 
   return raw === undefined ? undefined : normalizeExif(raw);
 }
 
+/**
+ * Reads an input file's bytes, with the same errors as {@link decodeImage} (INPUT_NOT_FOUND, INPUT_UNSUPPORTED for a
+ * directory), so that callers can look at the bytes (e.g. count frames) before choosing how to decode them.
+ */
+export async function readImageFile(path: string, file: string = path): Promise<Buffer> {
+  return readInput(path, { file });
+}
+
 async function readInput(path: string, where: { file?: string }): Promise<Buffer> {
   try {
     return await readFile(path);

@@ -11,6 +11,12 @@ export type InputFormat = 'png' | 'jpeg' | 'webp' | 'tiff' | 'avif' | 'heif' | '
 /** Formats {@link encodeImage} writes. */
 export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'tiff' | 'avif';
 
+/** Formats that hold an animation, written by `upscaleFile` with every frame (see docs/animated.md). */
+export type AnimationFormat = 'gif' | 'webp' | 'apng';
+
+/** Every format `upscaleFile` writes: the still formats of {@link encodeImage} and the animated ones. */
+export type FileFormat = OutputFormat | AnimationFormat;
+
 export const INPUT_FORMATS: readonly InputFormat[] = ['png', 'jpeg', 'webp', 'tiff', 'avif', 'heif', 'gif'];
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['png', 'jpeg', 'webp', 'tiff', 'avif'];
 
@@ -82,6 +88,25 @@ export function isOutputFormat(value: unknown): value is OutputFormat {
 export function outputFormatFromPath(path: string): OutputFormat | undefined {
   const match = /\.[^./\\]+$/.exec(path);
   return match === null ? undefined : EXTENSIONS[match[0].toLowerCase()];
+}
+
+export const FILE_FORMATS: readonly FileFormat[] = [...OUTPUT_FORMATS, 'gif', 'apng'];
+
+export function isFileFormat(value: unknown): value is FileFormat {
+  return typeof value === 'string' && (FILE_FORMATS as readonly string[]).includes(value);
+}
+
+/**
+ * The format `upscaleFile` writes for a path's extension: as {@link outputFormatFromPath}, plus `.gif` and `.apng`.
+ *
+ * @example fileFormatFromPath('out/anim.GIF') // 'gif'
+ */
+export function fileFormatFromPath(path: string): FileFormat | undefined {
+  const match = /\.[^./\\]+$/.exec(path);
+  const ext = match?.[0].toLowerCase();
+  if (ext === '.gif') return 'gif';
+  if (ext === '.apng') return 'apng';
+  return outputFormatFromPath(path);
 }
 
 /** The usual extension, with its dot, for files of a format: `.png`, `.jpg`, `.webp`, `.tiff`, `.avif`. */

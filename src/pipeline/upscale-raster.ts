@@ -30,7 +30,19 @@ export type UpscaleProgress =
       /** Estimated time left, undefined until the first tile is done. */
       readonly etaMs: number | undefined;
     }
-  | { readonly stage: 'resize'; readonly from: Size; readonly to: Size };
+  | { readonly stage: 'resize'; readonly from: Size; readonly to: Size }
+  | {
+      /**
+       * Animations only: frame `index` (0-based) of `total` starts; the 'tile' and 'resize' events that follow are
+       * that frame's (their `fraction` is the share of the frame done).
+       */
+      readonly stage: 'frame';
+      readonly index: number;
+      readonly total: number;
+      readonly elapsedMs: number;
+      /** Estimated time left for the whole animation, undefined until the first frame is done. */
+      readonly etaMs: number | undefined;
+    };
 
 export interface RasterPipelineOptions {
   /** Tile edge in input pixels, or 'auto' to choose from the memory budget. @default 'auto' */
