@@ -7,6 +7,10 @@
  * 2. A 4000x3000 photo enlarged x4 (192-megapixel output) with a cheap network, in a child process so that its
  *    peak RSS is its own; lanczos3 on the same photo as the baseline.
  * 3. The built-in UpscalerJS models against UpscalerJS itself (TensorFlow.js, WASM backend) on the same weights.
+ * 4. Community architectures converted from PyTorch weights (RRDBNet, Compact): s/MP and peak memory.
+ * 5. Video: frames per second for a 640x360 clip enlarged x2, and where the time goes.
+ *
+ * `npm run bench -- import` runs one section (reference, photo, upscalerjs, import, video).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +22,9 @@ import { chooseTileSize } from '../src/tiling/plan.js';
 import { runTiled } from '../src/tiling/run.js';
 import { REFERENCE_BENCH_FLOPS_PER_PIXEL, REFERENCE_BENCH_NET, randomConvNet } from '../test/fixtures/models.js';
 import { testRaster } from '../test/helpers/rasters.js';
+import { benchImportedArchitectures } from './bench-import.js';
 import { benchUpscalerJs } from './bench-upscalerjs.js';
+import { benchVideo } from './bench-video.js';
 
 const work = mkdtempSync(join(tmpdir(), 'upscale-bench-'));
 const cores = availableParallelism();
@@ -98,13 +104,25 @@ async function bigPhoto(): Promise<void> {
   line('target: network run under 2048 MB peak RSS');
 }
 
+// `npm run bench -- import photo` runs only the sections named.
+const SECTIONS: Record<string, () => Promise<void>> = {
+  reference: referenceNet,
+  photo: bigPhoto,
+  upscalerjs: benchUpscalerJs,
+  import: () => benchImportedArchitectures(work),
+  video: () => benchVideo(work),
+};
+const chosen = process.argv.slice(2);
+for (const name of chosen) if (!(name in SECTIONS)) throw new Error(`unknown bench section "${name}" (expected ${Object.keys(SECTIONS).join(', ')})`);
+
 line(`# upscale bench: ${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}`);
 line();
 try {
-  await referenceNet();
-  await bigPhoto();
-  line();
-  await benchUpscalerJs();
+  for (const [name, section] of Object.entries(SECTIONS)) {
+    if (chosen.length > 0 && !chosen.includes(name)) continue;
+    await section();
+    line();
+  }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

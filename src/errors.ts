@@ -14,6 +14,8 @@ export type UpscaleErrorCode =
   | 'MODEL_NOT_FOUND'
   | 'MODEL_INVALID'
   | 'INFERENCE_FAILED'
+  /** A program the task needs (ffmpeg for video and APNG) is missing, too old or lacks a feature. */
+  | 'DEPENDENCY_MISSING'
   | 'ABORTED';
 
 export class UpscaleError extends Error {

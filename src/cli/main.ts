@@ -6,13 +6,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isUpscaleError } from '../errors.js';
-import type { OutputFormat } from '../image/index.js';
+import { FILE_FORMATS, isFileFormat, type FileFormat } from '../image/index.js';
 import type { SizeRequest } from '../pipeline/size.js';
 import { createUpscaler, type UpscaleFileOptions } from '../upscaler.js';
 import { VERSION } from '../version.js';
 import { planJobs } from './inputs.js';
 import { registerEvalCommand } from './eval-command.js';
 import { registerModelsCommand } from './models-command.js';
+import { registerVideoCommand } from './video-command.js';
 import { createProgressView } from './progress.js';
 
 interface CliOptions {
@@ -22,7 +23,7 @@ interface CliOptions {
   width?: number;
   height?: number;
   fit?: { width: number; height: number };
-  format?: OutputFormat;
+  format?: FileFormat;
   quality?: number;
   lossless?: boolean;
   tile?: number | 'auto';
@@ -58,6 +59,8 @@ Examples:
   upscale photo.jpg -s 2.5 -o big.png     any factor, any output format
   upscale photo.jpg --fit 3840x2160       largest size that fits in 4K
   upscale scans/ -r -o out/ -m bicubic    a whole tree, mirrored into out/
+  upscale anim.gif -s 2                   animated GIF, WebP and APNG stay animated
+  upscale video clip.mp4 -s 2             a video, with its audio and subtitles (see upscale video --help)
   upscale art.png -m ./4x-model.pth       your own model: .pth, .safetensors, NCNN .param, .onnx
   upscale models add 4x-UltraSharp.pth    keep it in your library (then -m 4x-ultrasharp)
   upscale models                          list the available models
@@ -65,6 +68,7 @@ Examples:
 Exit status: 0 when every input succeeded (or was skipped), 1 when any failed, 2 for invalid usage, 130 when cancelled.`;
 
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  let exitCode = 0;
   const program = new Command('upscale')
     .description('Enlarge images with AI super-resolution or classical interpolation, on the CPU.')
     .version(VERSION)
@@ -75,7 +79,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
     .option('--width <px>', 'output width (keeps the aspect ratio unless --height is given too)', positiveInt)
     .option('--height <px>', 'output height', positiveInt)
     .option('--fit <WxH>', 'largest size that fits in a box, e.g. 3840x2160', box)
-    .addOption(new Option('-f, --format <format>', 'output format (default: from the output extension, or the input\'s)').choices(['png', 'jpeg', 'jpg', 'webp', 'tiff', 'avif']).argParser(formatName))
+    .addOption(new Option('-f, --format <format>', 'output format (default: from the output extension, or the input\'s)').choices(['png', 'jpeg', 'jpg', 'webp', 'tiff', 'avif', 'gif', 'apng']).argParser(formatName))
     .option('-q, --quality <1-100>', 'quality for JPEG, WebP and AVIF', quality)
     .option('--lossless', 'lossless WebP/AVIF')
     .option('--tile <px>', 'tile size in input pixels, or "auto"', tileSize)
@@ -100,8 +104,10 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
 
   registerModelsCommand(program);
   registerEvalCommand(program);
+  registerVideoCommand(program, (code) => {
+    exitCode = code;
+  });
 
-  let exitCode = 0;
   program.exitOverride();
   try {
     await program.parseAsync(argv);
@@ -251,10 +257,10 @@ function tileSize(value: string): number | 'auto' {
   return n;
 }
 
-function formatName(value: string): OutputFormat {
+function formatName(value: string): FileFormat {
   const name = value.toLowerCase();
   if (name === 'jpg') return 'jpeg';
-  if (name === 'png' || name === 'jpeg' || name === 'webp' || name === 'tiff' || name === 'avif') return name;
-  throw new InvalidArgumentError(`Expected one of png, jpeg, webp, tiff, avif, got "${value}".`);
+  if (isFileFormat(name)) return name;
+  throw new InvalidArgumentError(`Expected one of ${FILE_FORMATS.join(', ')}, got "${value}".`);
 }
 
