@@ -20,6 +20,21 @@ import { testRaster } from '../test/helpers/rasters.js';
 
 const line = (text = ''): void => void process.stdout.write(`${text}\n`);
 
+/** FLOPs (2 x multiply-adds) of a k x k conv per pixel it outputs. */
+const conv = (inputs: number, outputs: number, k = 3): number => 2 * inputs * outputs * k * k;
+/**
+ * RealESRGAN_x4plus per output pixel: 23 blocks x 3 dense blocks of 5 convs at 1/16 of the output pixels, conv_first
+ * and conv_body there too, conv_up1 at 1/4, conv_up2, conv_hr and conv_last at full resolution. TFLOP per MP.
+ */
+const RRDBNET_TFLOP_PER_MP =
+  ((conv(3, 64) + 23 * 3 * (conv(64, 32) + conv(96, 32) + conv(128, 32) + conv(160, 32) + conv(192, 64)) + conv(64, 64)) / 16 +
+    conv(64, 64) / 4 +
+    2 * conv(64, 64) +
+    conv(64, 3)) /
+  1e6;
+/** realesr-animevideov3 size: 17 convs of 64 features and the last to 48 channels, all at 1/16 of the output. */
+const COMPACT_TFLOP_PER_MP = (conv(3, 64) + 16 * conv(64, 64) + conv(64, 48)) / 16 / 1e6;
+
 /** Conv weights with a fan-in-scaled uniform distribution, so activations neither vanish nor explode. */
 function convWeights(sd: StateDict, key: string, out: number, inp: number, random: () => number, k = 3): void {
   const bound = Math.sqrt(3 / (inp * k * k));
@@ -82,14 +97,19 @@ async function secondsPerMegapixel(onnx: Uint8Array, edge: number): Promise<{ sP
 
 export async function benchImportedArchitectures(work: string): Promise<void> {
   line('## Community architectures converted from PyTorch weights (random weights), x4');
-  line('| model | parameters | input | tile | s / output MP | target |');
-  line('|---|---|---|---|---|---|');
+  line('| model | parameters | TFLOP / output MP | input | tile | s / output MP | GFLOP/s | target |');
+  line('|---|---|---|---|---|---|---|---|');
   const rrdb = convert(esrgan as Architecture<unknown>, rrdbnetWeights());
   const rrdbResult = await secondsPerMegapixel(rrdb.onnx, 128);
-  line(`| RRDBNet 23 blocks, 64 features (RealESRGAN_x4plus size) | ${(rrdb.parameters / 1e6).toFixed(1)}M | 128x128 | ${rrdbResult.tile} | ${rrdbResult.sPerMp.toFixed(2)} | 9 |`);
+  const gflops = (tflopPerMp: number, sPerMp: number): string => ((tflopPerMp * 1e3) / sPerMp).toFixed(0);
+  line(
+    `| RRDBNet 23 blocks, 64 features (RealESRGAN_x4plus size) | ${(rrdb.parameters / 1e6).toFixed(1)}M | ${RRDBNET_TFLOP_PER_MP.toFixed(2)} | 128x128 | ${rrdbResult.tile} | ${rrdbResult.sPerMp.toFixed(2)} | ${gflops(RRDBNET_TFLOP_PER_MP, rrdbResult.sPerMp)} | 9 |`,
+  );
   const small = convert(compact as Architecture<unknown>, compactWeights());
   const smallResult = await secondsPerMegapixel(small.onnx, 256);
-  line(`| Compact 16 convs, 64 features, PReLU (realesr-animevideov3 size) | ${(small.parameters / 1e3).toFixed(0)}K | 256x256 | ${smallResult.tile} | ${smallResult.sPerMp.toFixed(3)} | 0.4 |`);
+  line(
+    `| Compact 16 convs, 64 features, PReLU (realesr-animevideov3 size) | ${(small.parameters / 1e3).toFixed(0)}K | ${COMPACT_TFLOP_PER_MP.toFixed(3)} | 256x256 | ${smallResult.tile} | ${smallResult.sPerMp.toFixed(3)} | ${gflops(COMPACT_TFLOP_PER_MP, smallResult.sPerMp)} | 0.4 |`,
+  );
   line('reference figures on this machine (issue 5): ncnn CPU 20.7 and 0.73 s; Upscayl (software Vulkan) 179 and 6.9 s');
   line();
 
@@ -98,7 +118,7 @@ export async function benchImportedArchitectures(work: string): Promise<void> {
   line('RRDBNet peak memory (whole process, PNG in and out, auto tiles), each run in its own process:');
   line('| input | output | seconds | peak RSS (MB) |');
   line('|---|---|---|---|');
-  for (const [w, h] of [[96, 64], [384, 256]] as const) {
+  for (const [w, h] of [[96, 64], [384, 256], [768, 512]] as const) {
     const input = join(work, `rrdb-in-${w}.png`);
     await sharp(new URL('../assets/sample.png', import.meta.url).pathname).resize(w, h, { fit: 'fill' }).png().toFile(input);
     const result = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'bench-child.ts'), input, join(work, `rrdb-out-${w}.png`), onnxPath], {

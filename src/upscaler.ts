@@ -35,7 +35,7 @@ export interface UpscalerOptions {
   threads?: number | undefined;
   /** Tile edge in input pixels, or 'auto' to choose one from `memoryBudgetBytes`. @default 'auto' */
   tileSize?: number | 'auto' | undefined;
-  /** Working memory that the automatic tile size is chosen for. @default 1 GiB */
+  /** Working memory that the automatic tile size is chosen for. @default 1 GiB less the output image's own size, at least 256 MiB */
   memoryBudgetBytes?: number | undefined;
   /** Largest input accepted, in pixels; larger files are refused before decoding. @default 200_000_000 */
   maxInputPixels?: number | undefined;

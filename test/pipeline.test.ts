@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createRaster, type Raster } from '../src/image/raster.js';
 import { loadOnnxBytes } from '../src/models/onnx-file.js';
 import { classicalModel } from '../src/models/classical.js';
-import { upscaleRaster, type UpscaleProgress } from '../src/pipeline/upscale-raster.js';
+import { defaultTileBudget, upscaleRaster, type UpscaleProgress } from '../src/pipeline/upscale-raster.js';
 import { passesFor, resolveTargetSize } from '../src/pipeline/size.js';
 import { bleedTransparentColour, splitAlpha } from '../src/pipeline/alpha.js';
 import { resize } from '../src/resample/index.js';
@@ -175,4 +175,13 @@ test('a channels-last (NHWC) ONNX model is recognised and runs: transposed in an
   } finally {
     await model.network.dispose();
   }
+});
+
+test('the default tile budget leaves room for a huge output image', () => {
+  const rgb8 = createRaster(4000, 3000, 3, 8);
+  // 192 MP RGB output, one pass: 576 MB of output leaves 448 MB for the tiles.
+  assert.equal(defaultTileBudget(rgb8, { width: 16000, height: 12000 }, 1), 1024 ** 3 - 16000 * 12000 * 3);
+  // Small outputs keep the whole gigabyte but for the output; huge ones still get the floor.
+  assert.equal(defaultTileBudget(rgb8, { width: 100, height: 100 }, 1), 1024 ** 3 - 30000);
+  assert.equal(defaultTileBudget(rgb8, { width: 32000, height: 24000 }, 2), 256 * 1024 ** 2);
 });

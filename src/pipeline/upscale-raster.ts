@@ -54,6 +54,18 @@ export interface RasterPipelineOptions {
 }
 
 const DEFAULT_MEMORY_BUDGET = 1024 ** 3;
+/** The least the tiles get, however large the output. */
+const MIN_TILE_BUDGET = 256 * 1024 ** 2;
+
+/**
+ * Working memory for tiles when the caller sets none: the default budget less what the enlarged image itself takes
+ * (16-bit between passes), so that a huge output and a heavy network's tiles together stay near the budget.
+ */
+export function defaultTileBudget(colour: Raster, target: Size, passes: number): number {
+  const bytesPerSample = passes > 1 || colour.depth === 16 ? 2 : 1;
+  const outputBytes = target.width * target.height * colour.channels * bytesPerSample;
+  return Math.max(MIN_TILE_BUDGET, DEFAULT_MEMORY_BUDGET - outputBytes);
+}
 /** Kernel for the final downscale after network passes, and for alpha next to a network. */
 const FINISH_KERNEL = 'lanczos3';
 const ALPHA_KERNEL = 'bicubic';
@@ -86,7 +98,7 @@ async function runNetwork(colour: Raster, network: TileModel, target: Size, opti
   const passes = passesFor(colour, target, network.scale);
   const tileSize =
     options.tileSize === undefined || options.tileSize === 'auto'
-      ? chooseTileSize(network, options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET)
+      ? chooseTileSize(network, options.memoryBudgetBytes ?? defaultTileBudget(colour, target, passes))
       : options.tileSize;
   const overlap = network.receptiveField;
 
