@@ -17,7 +17,7 @@ import { looksLikeSafetensors } from './weights/safetensors.js';
 import { readStateDict } from './weights/index.js';
 
 /** Bump when a converter's output changes, so that cached conversions are redone. */
-const IMPORTER_VERSION = 'import 2';
+const IMPORTER_VERSION = 'import 3';
 const MAX_SOURCE_BYTES = 2 * 1024 ** 3;
 
 export type ModelFormat = 'onnx' | 'pytorch' | 'safetensors' | 'ncnn';
