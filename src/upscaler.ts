@@ -182,16 +182,7 @@ export async function createUpscaler(options: UpscalerOptions = {}): Promise<Ups
             const record =
               request.provenance === false || frameModel === undefined
                 ? xmp
-                : withProvenance(xmp?.toString('utf8'), {
-                    tool: TOOL_NAME,
-                    model: frameModel.descriptor.id,
-                    modelSha256: frameModel.kind === 'network' ? frameModel.sha256 : undefined,
-                    ai: frameModel.kind === 'network',
-                    scaleX: outputSize.width / inputSize.width,
-                    scaleY: outputSize.height / inputSize.height,
-                    width: outputSize.width,
-                    height: outputSize.height,
-                  });
+                : provenance(xmp, frameModel, inputSize, outputSize);
             return { ...(record !== undefined && { xmp: record }), ...(exif !== undefined && { exif }) };
           },
           quality: request.quality,
@@ -216,23 +207,13 @@ export async function createUpscaler(options: UpscalerOptions = {}): Promise<Ups
       const { pixels, model } = await run(decoded.raster, request, input);
       throwIfAborted(request.signal);
       const scaleX = pixels.width / decoded.raster.width;
-      const scaleY = pixels.height / decoded.raster.height;
       const kept: ImageMetadata = request.keepMetadata === false ? {} : decoded.metadata;
       const { xmp: inputXmp, density: inputDensity, ...rest } = kept;
       const metadata: ImageMetadata = { ...rest };
       const xmp =
         request.provenance === false
           ? inputXmp
-          : withProvenance(inputXmp?.toString('utf8'), {
-              tool: TOOL_NAME,
-              model: model.descriptor.id,
-              modelSha256: model.kind === 'network' ? model.sha256 : undefined,
-              ai: model.kind === 'network',
-              scaleX,
-              scaleY,
-              width: pixels.width,
-              height: pixels.height,
-            });
+          : provenance(inputXmp, model, decoded.raster, pixels);
       if (xmp !== undefined) metadata.xmp = typeof xmp === 'string' ? Buffer.from(xmp, 'utf8') : xmp;
       const density = inputDensity === undefined ? undefined : request.keepDensity ? inputDensity : inputDensity * scaleX;
       const encoded = await encodeImage(pixels, {
@@ -318,4 +299,18 @@ function isRaster(input: Raster | Uint8Array | string): input is Raster {
 
 function toSource(input: Uint8Array | string): Buffer | string {
   return typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+}
+
+/** The input's XMP with our record of the upscaling merged in. */
+function provenance(xmp: Buffer | undefined, model: LoadedModel, from: Size, to: Size): string {
+  return withProvenance(xmp?.toString('utf8'), {
+    tool: TOOL_NAME,
+    model: model.descriptor.id,
+    modelSha256: model.kind === 'network' ? model.sha256 : undefined,
+    ai: model.kind === 'network',
+    scaleX: to.width / from.width,
+    scaleY: to.height / from.height,
+    width: to.width,
+    height: to.height,
+  });
 }

@@ -15,6 +15,7 @@ import { registerEvalCommand } from './eval-command.js';
 import { registerModelsCommand } from './models-command.js';
 import { registerVideoCommand } from './video-command.js';
 import { createProgressView } from './progress.js';
+import { box, positiveInt, positiveNumber, tileSize } from './parsers.js';
 
 interface CliOptions {
   output?: string;
@@ -220,24 +221,6 @@ async function runUpscale(inputs: string[], options: CliOptions): Promise<number
   return reports.some((r) => r.status === 'failed') ? 1 : 0;
 }
 
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`Expected a number above 0, got "${value}".`);
-  return n;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`Expected a positive integer, got "${value}".`);
-  return n;
-}
-
-function box(value: string): { width: number; height: number } {
-  const match = /^(\d+)x(\d+)$/i.exec(value.trim());
-  if (!match) throw new InvalidArgumentError(`Expected WIDTHxHEIGHT such as 3840x2160, got "${value}".`);
-  return { width: positiveInt(match[1]!), height: positiveInt(match[2]!) };
-}
-
 function quality(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError(`Expected an integer from 1 to 100, got "${value}".`);
@@ -247,13 +230,6 @@ function quality(value: string): number {
 function compressionLevel(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 9) throw new InvalidArgumentError(`Expected an integer from 0 to 9, got "${value}".`);
-  return n;
-}
-
-function tileSize(value: string): number | 'auto' {
-  if (value === 'auto') return 'auto';
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 16) throw new InvalidArgumentError(`Expected "auto" or an integer of at least 16, got "${value}".`);
   return n;
 }
 

@@ -4,13 +4,14 @@
  */
 import { basename, dirname, extname, join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { isUpscaleError, type UpscaleErrorCode } from '../errors.js';
 import type { SizeRequest } from '../pipeline/size.js';
 import { createUpscaler, type Upscaler } from '../upscaler.js';
 import { DEFAULT_VIDEO_SCALE, isVideoContainer, locateFfmpeg, upscaleVideo, VIDEO_CODECS, workDirFor, type VideoCodec, type VideoProgress } from '../video/index.js';
 import { formatDuration } from './progress.js';
 import { sizeLabel } from './inputs.js';
+import { box, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, tileSize } from './parsers.js';
 
 interface VideoCliOptions {
   output?: string;
@@ -46,7 +47,8 @@ Examples:
 
 Audio, subtitles, chapters, attachments and metadata are copied unchanged; timestamps are kept exactly (variable
 frame rate too). An interrupted run resumes where it stopped when the same command is run again.
-Needs ffmpeg 5.1 or later (apt-get install ffmpeg / brew install ffmpeg), or set UPSCALE_FFMPEG / UPSCALE_FFPROBE.
+Needs ffmpeg 4.1 or later and ffprobe: UPSCALE_FFMPEG / UPSCALE_FFPROBE, else the PATH (apt-get install ffmpeg,
+brew install ffmpeg), else the npm packages (npm install @ffmpeg-installer/ffmpeg @ffprobe-installer/ffprobe).
 
 Exit status: 0 on success (or when the output exists), 1 when the input cannot be used or the output not written,
 2 for invalid usage, a missing ffmpeg or encoder, or an unusable model, 130 when cancelled.`;
@@ -213,42 +215,5 @@ function createVideoProgress(tty: boolean, verbose: boolean): { update(event: Vi
       bar = undefined;
     },
   };
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`Expected a number above 0, got "${value}".`);
-  return n;
-}
-
-function nonNegativeNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`Expected a number of at least 0, got "${value}".`);
-  return n;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`Expected a positive integer, got "${value}".`);
-  return n;
-}
-
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`Expected an integer of at least 0, got "${value}".`);
-  return n;
-}
-
-function box(value: string): { width: number; height: number } {
-  const match = /^(\d+)x(\d+)$/i.exec(value.trim());
-  if (!match) throw new InvalidArgumentError(`Expected WIDTHxHEIGHT such as 1920x1080, got "${value}".`);
-  return { width: positiveInt(match[1]!), height: positiveInt(match[2]!) };
-}
-
-function tileSize(value: string): number | 'auto' {
-  if (value === 'auto') return 'auto';
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 16) throw new InvalidArgumentError(`Expected "auto" or an integer of at least 16, got "${value}".`);
-  return n;
 }
 

@@ -13,37 +13,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UpscaleError } from '../errors.js';
+import { PNG_SIGNATURE, pngChunk, readPngChunks } from './png-chunks.js';
 
-const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-interface Chunk {
-  readonly type: string;
-  readonly data: Buffer;
-}
-
-/** The chunks of a PNG up to IEND; `complete` is false when the file ends before IEND (truncated). */
-function readChunks(png: Uint8Array): { chunks: Chunk[]; complete: boolean } {
-  const bytes = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
-  const chunks: Chunk[] = [];
-  if (!bytes.subarray(0, 8).equals(SIGNATURE)) return { chunks, complete: false };
-  let offset = 8;
-  while (offset + 12 <= bytes.length) {
-    const length = bytes.readUInt32BE(offset);
-    if (offset + 12 + length > bytes.length) break;
-    const type = bytes.toString('latin1', offset + 4, offset + 8);
-    chunks.push({ type, data: bytes.subarray(offset + 8, offset + 8 + length) });
-    offset += 12 + length;
-    if (type === 'IEND') return { chunks, complete: true };
-  }
-  return { chunks, complete: false };
-}
 
 /**
  * Whether PNG bytes are an APNG: an `acTL` chunk before the first `IDAT`. Looks at the chunk headers only.
  */
 export function isApng(png: Uint8Array): boolean {
   const bytes = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
-  if (!bytes.subarray(0, 8).equals(SIGNATURE)) return false;
+  if (!bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return false;
   for (let offset = 8; offset + 8 <= bytes.length; ) {
     const type = bytes.toString('latin1', offset + 4, offset + 8);
     if (type === 'acTL') return true;
@@ -69,7 +47,7 @@ export interface ApngInfo {
  * @throws UpscaleError INPUT_CORRUPT when the chunks are truncated or inconsistent.
  */
 export function readApngInfo(png: Uint8Array, where: { file?: string }): ApngInfo {
-  const { chunks, complete } = readChunks(png);
+  const { chunks, complete } = readPngChunks(png);
   const corrupt = (detail: string): UpscaleError =>
     new UpscaleError('INPUT_CORRUPT', `corrupt or truncated APNG data, expected a complete image (${detail})`, where);
   if (!complete) throw corrupt('the file ends before the IEND chunk');
@@ -158,7 +136,7 @@ export class ApngAssembler {
 
   /** Adds the next frame, as a PNG; only its image data is kept. */
   add(png: Uint8Array): void {
-    const { chunks, complete } = readChunks(png);
+    const { chunks, complete } = readPngChunks(png);
     const ihdr = chunks[0];
     if (!complete || ihdr?.type !== 'IHDR') throw new Error('APNG frame is not a complete PNG');
     if (this.header === undefined) this.header = ihdr.data;
@@ -172,14 +150,14 @@ export class ApngAssembler {
     // x and y offsets 0; delay in milliseconds; dispose NONE, blend SOURCE.
     fctl.writeUInt16BE(delay, 20);
     fctl.writeUInt16BE(1000, 22);
-    this.parts.push(chunk('fcTL', fctl));
+    this.parts.push(pngChunk('fcTL', fctl));
     for (const data of chunks.filter((c) => c.type === 'IDAT')) {
       if (index === 0) {
-        this.parts.push(chunk('IDAT', data.data));
+        this.parts.push(pngChunk('IDAT', data.data));
       } else {
         const sequence = Buffer.alloc(4);
         sequence.writeUInt32BE(this.sequence++, 0);
-        this.parts.push(chunk('fdAT', Buffer.concat([sequence, data.data])));
+        this.parts.push(pngChunk('fdAT', Buffer.concat([sequence, data.data])));
       }
     }
   }
@@ -190,28 +168,6 @@ export class ApngAssembler {
     const actl = Buffer.alloc(8);
     actl.writeUInt32BE(this.count, 0);
     actl.writeUInt32BE(this.plays, 4);
-    return Buffer.concat([SIGNATURE, chunk('IHDR', this.header), chunk('acTL', actl), ...this.parts, chunk('IEND', Buffer.alloc(0))]);
+    return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', this.header), pngChunk('acTL', actl), ...this.parts, pngChunk('IEND', Buffer.alloc(0))]);
   }
-}
-
-function chunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  out.set(data, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-
-const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-/** CRC-32 as PNG defines it; node:zlib's crc32 only exists from Node 20.15. */
-function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) crc = (CRC_TABLE[(crc ^ byte) & 0xff] ?? 0) ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
 }

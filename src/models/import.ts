@@ -5,20 +5,19 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { UpscaleError } from '../errors.js';
 import { readOnnxInfo } from '../onnx/index.js';
 import { detectArchitecture } from './architectures/index.js';
 import { cachedModelWithInfo, hashParts } from './cache.js';
 import { METADATA_KEYS } from './metadata-keys.js';
+import { readModelBytes } from './onnx-file.js';
 import { ncnnToOnnx } from './ncnn/index.js';
 import { looksLikeSafetensors } from './weights/safetensors.js';
 import { readStateDict } from './weights/index.js';
 
 /** Bump when a converter's output changes, so that cached conversions are redone. */
 const IMPORTER_VERSION = 'import 3';
-const MAX_SOURCE_BYTES = 2 * 1024 ** 3;
 
 export type ModelFormat = 'onnx' | 'pytorch' | 'safetensors' | 'ncnn';
 
@@ -72,7 +71,7 @@ export async function importModelFile(path: string, options: { cache?: boolean }
   if (ncnnParam !== undefined && !existsSync(files[1]!)) {
     throw new UpscaleError('MODEL_NOT_FOUND', `NCNN weights ${basename(files[1]!)} not found beside the .param file`, { file: ncnnParam });
   }
-  const sources = await Promise.all(files.map(readSource));
+  const sources = await Promise.all(files.map(readModelBytes));
   const sourceSha256 = sha256(sources);
   const convert = async (): Promise<ImportedModel> => convertSources(files, sources, sourceSha256);
   if (options.cache === false || ext === '.onnx') return convert();
@@ -169,18 +168,6 @@ function describeOnnx(file: string, bytes: Uint8Array, sourceSha256: string): Im
       sourceSha256,
     },
   };
-}
-
-async function readSource(path: string): Promise<Uint8Array> {
-  let size: number;
-  try {
-    size = (await stat(path)).size;
-  } catch (error) {
-    throw new UpscaleError('MODEL_NOT_FOUND', 'model file not found', { file: path, cause: error });
-  }
-  if (size === 0) throw new UpscaleError('MODEL_INVALID', 'model file is empty (0 bytes)', { file: path });
-  if (size > MAX_SOURCE_BYTES) throw new UpscaleError('MODEL_INVALID', `model file is too large (${size} bytes)`, { file: path });
-  return new Uint8Array(await readFile(path));
 }
 
 function sha256(parts: readonly Uint8Array[]): string {

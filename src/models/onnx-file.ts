@@ -92,7 +92,8 @@ export async function loadOnnxBytes(
   }
 }
 
-async function readModelBytes(path: string): Promise<Uint8Array> {
+/** A model file's bytes, after checking it exists, is not empty and is not absurdly large. */
+export async function readModelBytes(path: string): Promise<Uint8Array> {
   let size: number;
   try {
     size = (await stat(path)).size;

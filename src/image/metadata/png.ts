@@ -13,56 +13,20 @@
  * All are placed right after IHDR, so before PLTE and IDAT as the specification requires for iCCP and eXIf.
  */
 import { deflateSync, inflateSync } from 'node:zlib';
+import { PNG_SIGNATURE, pngChunk, readPngChunks, type PngChunk } from '../png-chunks.js';
 import type { MetadataBlocks } from './blocks.js';
 import { normalizeIptc, photoshopIrbForIptc } from './iptc.js';
 
-const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 /** Upper bound for inflating a text chunk: metadata, not a second decompression bomb. */
 const MAX_TEXT_BYTES = 64 << 20;
 
-interface PngChunk {
-  readonly type: string;
-  /** The chunk's data (a view into the PNG). */
-  readonly data: Buffer;
-  /** Offsets of the whole chunk (length, type, data, CRC) in the PNG. */
-  readonly start: number;
-  readonly end: number;
-}
-
-/** The chunks of a PNG, in order; stops at IEND or at the first chunk that runs past the end. */
-function readPngChunks(png: Uint8Array): PngChunk[] {
-  const bytes = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
-  if (!bytes.subarray(0, 8).equals(SIGNATURE)) throw new Error('not a PNG: bad signature');
-  const chunks: PngChunk[] = [];
-  let offset = 8;
-  while (offset + 12 <= bytes.length) {
-    const length = bytes.readUInt32BE(offset);
-    const end = offset + 12 + length;
-    if (end > bytes.length) break;
-    const type = bytes.toString('latin1', offset + 4, offset + 8);
-    chunks.push({ type, data: bytes.subarray(offset + 8, offset + 8 + length), start: offset, end });
-    offset = end;
-    if (type === 'IEND') break;
-  }
-  return chunks;
-}
-
-/** Serialises one chunk with its length and CRC. */
-function pngChunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  out.set(data, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
 
 /**
  * A copy of `png` with the metadata blocks inserted after IHDR. Existing chunks of the same kind are removed, so
  * the result never holds two profiles or two EXIF blocks.
  */
 export function injectPngMetadata(png: Uint8Array, blocks: MetadataBlocks, options: { readonly density?: number } = {}): Buffer {
-  const chunks = readPngChunks(png);
+  const chunks = pngChunksOrThrow(png);
   const [ihdr, ...rest] = chunks;
   if (ihdr?.type !== 'IHDR') throw new Error('not a PNG: IHDR is not the first chunk');
   const inserted: Buffer[] = [];
@@ -95,7 +59,7 @@ export function injectPngMetadata(png: Uint8Array, blocks: MetadataBlocks, optio
   };
   const source = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
   const kept = rest.filter((chunk) => !replaced(chunk)).map((chunk) => source.subarray(chunk.start, chunk.end));
-  return Buffer.concat([SIGNATURE, source.subarray(ihdr.start, ihdr.end), ...inserted, ...kept]);
+  return Buffer.concat([PNG_SIGNATURE, source.subarray(ihdr.start, ihdr.end), ...inserted, ...kept]);
 }
 
 /**
@@ -104,7 +68,7 @@ export function injectPngMetadata(png: Uint8Array, blocks: MetadataBlocks, optio
  */
 export function readPngRawProfile(png: Uint8Array, name: 'iptc' | 'exif' | 'xmp'): Buffer | undefined {
   const keyword = `Raw profile type ${name}`;
-  for (const chunk of readPngChunks(png)) {
+  for (const chunk of pngChunksOrThrow(png)) {
     if (chunk.type !== 'tEXt' && chunk.type !== 'zTXt' && chunk.type !== 'iTXt') continue;
     if (textKeyword(chunk.data) !== keyword) continue;
     const text = readText(chunk);
@@ -179,19 +143,7 @@ function parseRawProfile(text: string): Buffer | undefined {
   return Buffer.from(hex, 'hex');
 }
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** CRC-32 as PNG defines it (ISO 3309); node:zlib's crc32 only exists from Node 20.15. */
-function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) crc = (CRC_TABLE[(crc ^ byte) & 0xff] ?? 0) ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
+function pngChunksOrThrow(png: Uint8Array): PngChunk[] {
+  if (png.length < 8 || !Buffer.from(png.buffer, png.byteOffset, 8).equals(PNG_SIGNATURE)) throw new Error('not a PNG: bad signature');
+  return readPngChunks(png).chunks;
 }
