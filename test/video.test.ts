@@ -8,8 +8,15 @@ import { join } from 'node:path';
 const BIN = new URL('../bin/upscale.js', import.meta.url).pathname;
 let dir: string;
 
+/**
+ * Test media are made and checked with the system ffmpeg and ffprobe (on the PATH); the CLI under test gets
+ * `UPSCALE_FFMPEG` / `UPSCALE_FFPROBE` from the environment when they are set (to run this file against another
+ * build, such as the one in the npm package @ffmpeg-installer/ffmpeg), and whatever a test adds.
+ */
 function upscale(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, 'video', ...args], { encoding: 'utf8', cwd: dir, env: { ...process.env, ...env } });
+  const merged: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete merged[key];
+  const r = spawnSync(process.execPath, [BIN, 'video', ...args], { encoding: 'utf8', cwd: dir, env: merged });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -93,6 +100,15 @@ before(() => {
   // Long enough to interrupt: 60 frames.
   ffmpeg('-f', 'lavfi', '-i', 'testsrc2=s=96x64:r=20:d=3', '-f', 'lavfi', '-i', 'sine=d=3', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', 'long.mp4');
   ffmpeg('-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'aac', 'audio.m4a');
+  // MPEG-4 part 2 in AVI, its fourcc (FMP4, in the stream header and the BITMAPINFOHEADER) changed to XXXX, which
+  // no decoder claims: ffprobe sees a 64x48 video stream of an unknown codec.
+  ffmpeg('-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=10:d=1', '-c:v', 'mpeg4', 'fourcc.avi');
+  const avi = readFileSync(join(dir, 'fourcc.avi'));
+  const movi = avi.indexOf('movi', 0, 'latin1');
+  let tags = 0;
+  for (let i = avi.indexOf('FMP4', 0, 'latin1'); i >= 0 && i < movi; i = avi.indexOf('FMP4', i + 4, 'latin1'), tags++) avi.write('XXXX', i, 'latin1');
+  assert.equal(tags, 2);
+  writeFileSync(join(dir, 'unknown-codec.avi'), avi);
   const whole = readFileSync(join(dir, 'cfr.mp4'));
   writeFileSync(join(dir, 'truncated.mp4'), whole.subarray(0, Math.floor(whole.length / 2)));
   writeFileSync(join(dir, 'garbage.mp4'), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)));
@@ -243,6 +259,7 @@ test('bad inputs: one line naming the file, exit 1, nothing written', () => {
     ['garbage.mp4', /^upscale: garbage\.mp4: not a readable video, or corrupt or truncated \(ffprobe: .+\)\n$/],
     ['truncated.mp4', /^upscale: truncated\.mp4: not a readable video, or corrupt or truncated \(ffprobe: .+\)\n$/],
     ['missing.mp4', /^upscale: missing\.mp4: no such file\n$/],
+    ['unknown-codec.avi', /^upscale: unknown-codec\.avi: the video codec \(unknown, fourcc XXXX\) cannot be decoded by this ffmpeg \(.+\)\n$/],
   ];
   for (const [file, message] of cases) {
     const r = upscale([file, '-m', 'bicubic']);
@@ -250,7 +267,7 @@ test('bad inputs: one line naming the file, exit 1, nothing written', () => {
     assert.match(r.stderr, message);
   }
   assert.deepEqual(leftovers(), []);
-  assert.deepEqual(readdirSync(dir).filter((f) => /^(audio|garbage|truncated|missing)@/.test(f)), []);
+  assert.deepEqual(readdirSync(dir).filter((f) => /^(audio|garbage|truncated|missing|unknown-codec)@/.test(f)), []);
 });
 
 test('usage errors exit 2: bad option, codec and container mismatch', () => {
@@ -261,10 +278,53 @@ test('usage errors exit 2: bad option, codec and container mismatch', () => {
   assert.equal(upscale(['cfr.mp4', '--preview-start', '1']).code, 2);
 });
 
+/** Every way to get ffmpeg, as the "not found" messages list them. */
+const INSTALL_OPTIONS = /apt-get install ffmpeg.*brew install ffmpeg.*ffmpeg\.org.*npm install @ffmpeg-installer\/ffmpeg @ffprobe-installer\/ffprobe.*UPSCALE_FFMPEG and UPSCALE_FFPROBE/;
+
 test('no ffmpeg: a clear message saying how to install it, exit 2', () => {
   const r = upscale(['cfr.mp4', '-m', 'bicubic'], { UPSCALE_FFMPEG: join(dir, 'no-such-ffmpeg') });
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /^upscale: cfr\.mp4: ffmpeg not found: UPSCALE_FFMPEG=.*no-such-ffmpeg does not exist; .*apt-get install ffmpeg.*brew install ffmpeg.*ffmpeg\.org/);
+  assert.match(r.stderr, /^upscale: cfr\.mp4: ffmpeg not found: UPSCALE_FFMPEG=.*no-such-ffmpeg does not exist; /);
+  assert.match(r.stderr, INSTALL_OPTIONS);
+  assert.equal(r.stderr.split('\n').length, 2, 'one line');
+  // Neither variable set, nothing on the PATH and no npm package: every way to get one is named.
+  const empty = join(dir, 'empty-bin');
+  mkdirSync(empty, { recursive: true });
+  const bare = upscale(['cfr.mp4', '-m', 'bicubic'], { PATH: empty, UPSCALE_FFMPEG: undefined, UPSCALE_FFPROBE: undefined });
+  assert.equal(bare.code, 2, bare.stderr);
+  assert.match(bare.stderr, /^upscale: cfr\.mp4: ffmpeg not found: not on the PATH, and @ffmpeg-installer\/ffmpeg is not installed; /);
+  assert.match(bare.stderr, INSTALL_OPTIONS);
+  assert.deepEqual(leftovers(), []);
+});
+
+/** The ffmpeg (or ffprobe) the CLI under test uses, as an absolute path. */
+function toolUnderTest(name: 'ffmpeg' | 'ffprobe'): string {
+  const chosen = process.env[name === 'ffmpeg' ? 'UPSCALE_FFMPEG' : 'UPSCALE_FFPROBE'];
+  if (chosen !== undefined && chosen !== '') return chosen;
+  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${name} on the PATH`);
+  return r.stdout.trim();
+}
+
+test('without the variables or the PATH, ffmpeg comes from the npm packages when they are installed', () => {
+  // Packages shaped like @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe (main module: { path, version }),
+  // installed where the command runs.
+  const project = join(dir, 'npm-project');
+  for (const [pkg, name] of [['@ffmpeg-installer/ffmpeg', 'ffmpeg'], ['@ffprobe-installer/ffprobe', 'ffprobe']] as const) {
+    const where = join(project, 'node_modules', pkg);
+    mkdirSync(where, { recursive: true });
+    writeFileSync(join(where, 'package.json'), JSON.stringify({ name: pkg, version: '0.0.0', main: 'index.js' }));
+    writeFileSync(join(where, 'index.js'), `module.exports = { path: ${JSON.stringify(toolUnderTest(name))}, version: 'test' };\n`);
+  }
+  const empty = join(dir, 'empty-bin');
+  mkdirSync(empty, { recursive: true });
+  const r = spawnSync(process.execPath, [BIN, 'video', join(dir, 'flat.mp4'), '-m', 'bicubic', '-o', join(dir, 'from-npm.mp4')], {
+    cwd: project,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: empty, UPSCALE_FFMPEG: '', UPSCALE_FFPROBE: '' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(frameTimes('from-npm.mp4').length, 10);
 });
 
 /** An ffmpeg wrapper that hides libx265 from the encoder list, or fails writes like a full disk. */
@@ -276,7 +336,7 @@ function fakeFfmpeg(name: string, body: string): string {
 }
 
 test('an encoder missing from this ffmpeg is named, exit 2', () => {
-  const wrapper = fakeFfmpeg('ffmpeg-no-x265', 'if [ "$2" = "-encoders" ]; then ffmpeg "$@" | grep -v libx265; else exec ffmpeg "$@"; fi');
+  const wrapper = fakeFfmpeg('ffmpeg-no-x265', `if [ "$2" = "-encoders" ]; then "${toolUnderTest('ffmpeg')}" "$@" | grep -v libx265; else exec "${toolUnderTest('ffmpeg')}" "$@"; fi`);
   const r = upscale(['cfr.mp4', '-m', 'bicubic', '--codec', 'h265'], { UPSCALE_FFMPEG: wrapper });
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /has no libx265 encoder for --codec h265; install an ffmpeg built with it/);
@@ -284,7 +344,7 @@ test('an encoder missing from this ffmpeg is named, exit 2', () => {
 
 test('a failing encoder (as on a full disk) leaves no output and no temporary file', () => {
   // Encoders (reading Matroska from stdin) fail as on a full disk; probing and decoding work.
-  const wrapper = fakeFfmpeg('ffmpeg-enospc', 'for a in "$@"; do if [ "$a" = "pipe:0" ]; then cat >/dev/null; echo "Error writing trailer: No space left on device" >&2; exit 1; fi; done; exec ffmpeg "$@"');
+  const wrapper = fakeFfmpeg('ffmpeg-enospc', `for a in "$@"; do if [ "$a" = "pipe:0" ]; then cat >/dev/null; echo "Error writing trailer: No space left on device" >&2; exit 1; fi; done; exec "${toolUnderTest('ffmpeg')}" "$@"`);
   const r = upscale(['cfr.mp4', '-m', 'bicubic', '-o', 'full.mp4'], { UPSCALE_FFMPEG: wrapper });
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /^upscale: full\.mp4: encoding failed \(ffmpeg: Error writing trailer: No space left on device\)\n$/);

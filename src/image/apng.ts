@@ -8,11 +8,11 @@
  * the frame's `IDAT` (first frame) or `fdAT` chunks here, each with an `fcTL` holding its exact delay. ffmpeg's own
  * encoder would take a constant frame rate from raw input, losing per-frame delays.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UpscaleError } from '../errors.js';
+import { locateFfmpeg, passthroughArgs, runTool, type FfmpegTools } from '../video/ffmpeg.js';
 import { PNG_SIGNATURE, pngChunk, readPngChunks } from './png-chunks.js';
 
 
@@ -70,7 +70,7 @@ export function readApngInfo(png: Uint8Array, where: { file?: string }): ApngInf
 
 /**
  * Decodes every frame of an APNG to whole 8-bit RGBA frames, stacked top to bottom, with ffmpeg.
- * @throws UpscaleError INPUT_UNSUPPORTED when ffmpeg is not installed, INPUT_CORRUPT when it fails or returns
+ * @throws UpscaleError DEPENDENCY_MISSING when ffmpeg is not installed, INPUT_CORRUPT when it fails or returns
  *   another number of frames than the file declares.
  */
 export async function decodeApngFrames(png: Buffer, info: ApngInfo, where: { file?: string }): Promise<Buffer> {
@@ -80,8 +80,9 @@ export async function decodeApngFrames(png: Buffer, info: ApngInfo, where: { fil
   try {
     const path = join(dir, 'input.png');
     await writeFile(path, png);
-    const args = ['-v', 'error', '-nostdin', '-f', 'apng', '-i', path, '-f', 'rawvideo', '-pix_fmt', 'rgba', '-fps_mode', 'passthrough', 'pipe:1'];
-    result = await runFfmpeg(args, where);
+    const tools = await ffmpegFor(where);
+    const args = ['-v', 'error', '-nostdin', '-f', 'apng', '-i', path, '-f', 'rawvideo', '-pix_fmt', 'rgba', ...passthroughArgs(tools), 'pipe:1'];
+    result = await runTool(tools.ffmpeg, args);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -95,28 +96,16 @@ export async function decodeApngFrames(png: Buffer, info: ApngInfo, where: { fil
   return stdout;
 }
 
-function runFfmpeg(args: string[], where: { file?: string }): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (data: Buffer) => out.push(data));
-    child.stderr.on('data', (data: Buffer) => err.push(data));
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') {
-        reject(
-          new UpscaleError(
-            'DEPENDENCY_MISSING',
-            'animated PNG (APNG) needs ffmpeg to decode, and it was not found on the PATH (install it: apt-get install ffmpeg, brew install ffmpeg, or https://ffmpeg.org/download.html)',
-            { ...where, cause: error },
-          ),
-        );
-      } else {
-        reject(new UpscaleError('INPUT_CORRUPT', `cannot run ffmpeg to decode the APNG (${error.code ?? error.message})`, { ...where, cause: error }));
-      }
-    });
-    child.on('close', (code) => resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8'), code }));
-  });
+/** ffmpeg, found as for video (variables, PATH, npm packages); its absence said in terms of the APNG at hand. */
+async function ffmpegFor(where: { file?: string }): Promise<FfmpegTools> {
+  try {
+    return await locateFfmpeg();
+  } catch (error) {
+    if (error instanceof UpscaleError && error.code === 'DEPENDENCY_MISSING') {
+      throw new UpscaleError('DEPENDENCY_MISSING', `animated PNG (APNG) needs ffmpeg to decode (${error.message})`, { ...where, cause: error });
+    }
+    throw error;
+  }
 }
 
 /**

@@ -36,7 +36,8 @@ const CODECS: Record<VideoCodec, CodecInfo> = {
 const CONTAINERS: Record<string, { muxer: string; codecs: readonly VideoCodec[] }> = {
   '.mp4': { muxer: 'mp4', codecs: ['h264', 'h265', 'av1'] },
   '.m4v': { muxer: 'mp4', codecs: ['h264', 'h265', 'av1'] },
-  '.mov': { muxer: 'mov', codecs: ['h264', 'h265', 'av1'] },
+  // ffmpeg's mov muxer has no AV1 tag (its mp4 muxer has): AV1 goes into .mp4, .mkv or .webm.
+  '.mov': { muxer: 'mov', codecs: ['h264', 'h265'] },
   '.mkv': { muxer: 'matroska', codecs: ['h264', 'h265', 'av1', 'ffv1'] },
   '.webm': { muxer: 'webm', codecs: ['av1'] },
 };
@@ -107,7 +108,8 @@ export function encoderArgs(settings: EncoderSettings): string[] {
       args.push('-crf', String(crf), '-preset', preset ?? '8');
       break;
     case 'libaom-av1':
-      args.push('-crf', String(crf), '-b:v', '0', '-cpu-used', preset ?? '6', '-row-mt', '1');
+      // ffmpeg before 4.2 marks libaom-av1 experimental and refuses it without -strict experimental.
+      args.push('-crf', String(crf), '-b:v', '0', '-cpu-used', preset ?? '6', '-row-mt', '1', '-strict', 'experimental');
       break;
     case 'ffv1':
       args.push('-level', '3', '-slicecrc', '1');

@@ -1,8 +1,11 @@
 /**
- * Locating ffmpeg and ffprobe, checking their version and encoders, and running them with their errors captured.
+ * Locating ffmpeg and ffprobe (variables, PATH, npm packages), reading their options and encoders, and running them
+ * with their errors captured.
  * This folder is the only place in the project that spawns them.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { debuglog } from 'node:util';
 import { UpscaleError } from '../errors.js';
 
@@ -11,16 +14,34 @@ const debug = debuglog('upscale:video');
 export interface FfmpegTools {
   readonly ffmpeg: string;
   readonly ffprobe: string;
-  /** As printed by `ffmpeg -version`, e.g. `5.1.9-0+deb12u1`. */
+  /** As printed by `ffmpeg -version`, e.g. `5.1.9-0+deb12u1` or `N-47683-g0e8eb07980-static` (a git build). */
   readonly version: string;
   /** Names of the encoders this build has (`libx264`, `ffv1`, ...). */
   readonly encoders: ReadonlySet<string>;
+  /** Codecs this ffmpeg can decode, by ffprobe's `codec_name` (`h264`, `hevc`, `av1`, ...). */
+  readonly decoders: ReadonlySet<string>;
+  /** Options found in `ffmpeg -h long`, which differ between releases. */
+  readonly features: FfmpegFeatures;
 }
 
-export const INSTALL_HINT = 'install it (Debian/Ubuntu: apt-get install ffmpeg; macOS: brew install ffmpeg; others: https://ffmpeg.org/download.html) or set UPSCALE_FFMPEG and UPSCALE_FFPROBE';
+export interface FfmpegFeatures {
+  /** `-fps_mode` (ffmpeg 5.1 and later); older releases have the global `-vsync` instead. */
+  readonly fpsMode: boolean;
+}
 
-/** Oldest release with `-fps_mode` and `-enc_time_base`, which the timestamp handling relies on. */
-const MIN_VERSION = [5, 1] as const;
+/** Where ffmpeg and ffprobe can come from, for the error that says none was found or one is unusable. */
+export const INSTALL_HINT =
+  'install them (Debian/Ubuntu: apt-get install ffmpeg; macOS: brew install ffmpeg; others: https://ffmpeg.org/download.html), ' +
+  'or from npm alone: npm install @ffmpeg-installer/ffmpeg @ffprobe-installer/ffprobe (with -g for a global upscale), ' +
+  'or set UPSCALE_FFMPEG and UPSCALE_FFPROBE';
+
+/** The npm packages that ship a static binary, tried when neither variable is set and the PATH has none. */
+const NPM_PACKAGES = { ffmpeg: '@ffmpeg-installer/ffmpeg', ffprobe: '@ffprobe-installer/ffprobe' } as const;
+
+/** Options that select "every frame, its own timestamp" (no frames dropped or duplicated), by release. */
+export function passthroughArgs(tools: FfmpegTools): string[] {
+  return tools.features.fpsMode ? ['-fps_mode', 'passthrough'] : ['-vsync', 'passthrough'];
+}
 
 export interface RunResult {
   readonly code: number | null;
@@ -105,57 +126,114 @@ export function lastLine(stderr: string): string {
   return lines.at(-1) ?? 'no error message';
 }
 
-let cached: Promise<FfmpegTools> | undefined;
+const cache = new Map<string, Promise<FfmpegTools>>();
 
 /**
- * Finds ffmpeg and ffprobe (`$UPSCALE_FFMPEG` / `$UPSCALE_FFPROBE`, else on the PATH), checks the version and
- * lists the encoders. The answer is cached per process and per pair of paths.
+ * Finds ffmpeg and ffprobe, each from the first of: `$UPSCALE_FFMPEG` / `$UPSCALE_FFPROBE` (which must work when
+ * set: no fallback), the PATH, the npm packages `@ffmpeg-installer/ffmpeg` / `@ffprobe-installer/ffprobe` when
+ * the user has installed them (never our dependencies). Then checks the options the pipeline needs and lists the
+ * encoders and decodable codecs. The answer is cached per process and per variables, PATH and working directory.
  */
 export function locateFfmpeg(env: NodeJS.ProcessEnv = process.env): Promise<FfmpegTools> {
-  const ffmpeg = env['UPSCALE_FFMPEG'] ?? 'ffmpeg';
-  const ffprobe = env['UPSCALE_FFPROBE'] ?? 'ffprobe';
-  if (cached === undefined || (cachedKey !== `${ffmpeg}\0${ffprobe}`)) {
-    cachedKey = `${ffmpeg}\0${ffprobe}`;
-    cached = inspect(ffmpeg, ffprobe);
-    cached.catch(() => {
-      cached = undefined;
-    });
+  const key = [env['UPSCALE_FFMPEG'], env['UPSCALE_FFPROBE'], env['PATH'], process.cwd()].join('\0');
+  let found = cache.get(key);
+  if (found === undefined) {
+    found = (async () => {
+      const ffmpeg = await findTool('ffmpeg', env);
+      const ffprobe = await findTool('ffprobe', env);
+      return inspect(ffmpeg, ffprobe.path);
+    })();
+    cache.set(key, found);
+    found.catch(() => cache.delete(key));
   }
-  return cached;
+  return found;
 }
-let cachedKey = '';
 
-async function inspect(ffmpeg: string, ffprobe: string): Promise<FfmpegTools> {
-  const version = await versionOf(ffmpeg, 'ffmpeg', 'UPSCALE_FFMPEG');
-  await versionOf(ffprobe, 'ffprobe', 'UPSCALE_FFPROBE');
-  const parsed = /^n?(\d+)\.(\d+)/.exec(version);
-  if (parsed !== null) {
-    const [major, minor] = [Number(parsed[1]), Number(parsed[2])];
-    if (major < MIN_VERSION[0] || (major === MIN_VERSION[0] && minor < MIN_VERSION[1])) {
-      throw new UpscaleError('DEPENDENCY_MISSING', `ffmpeg ${version} is too old: version ${MIN_VERSION.join('.')} or later is needed; ${INSTALL_HINT}`, { file: ffmpeg });
+interface FoundTool {
+  readonly path: string;
+  readonly version: string;
+}
+
+async function findTool(name: 'ffmpeg' | 'ffprobe', env: NodeJS.ProcessEnv): Promise<FoundTool> {
+  const variable = name === 'ffmpeg' ? 'UPSCALE_FFMPEG' : 'UPSCALE_FFPROBE';
+  const chosen = env[variable];
+  if (chosen !== undefined && chosen !== '') return { path: chosen, version: await versionOf(chosen, name, `${variable}=${chosen}`) };
+  try {
+    return { path: name, version: await versionOf(name, name, `"${name}" on the PATH`) };
+  } catch (error) {
+    if (!(error instanceof NotFound)) throw error;
+  }
+  const pkg = NPM_PACKAGES[name];
+  const packaged = npmBinary(pkg);
+  if (packaged !== undefined) return { path: packaged, version: await versionOf(packaged, name, `${pkg} (${packaged})`) };
+  throw new UpscaleError('DEPENDENCY_MISSING', `${name} not found: not on the PATH, and ${pkg} is not installed; video needs ffmpeg and ffprobe: ${INSTALL_HINT}`);
+}
+
+/**
+ * The binary of an npm package such as `@ffmpeg-installer/ffmpeg` (whose main module exports `{ path, version }`),
+ * looked up beside this package (a global install finds global packages) and then from the working directory.
+ */
+function npmBinary(pkg: string): string | undefined {
+  for (const base of [import.meta.url, join(process.cwd(), 'noop.js')]) {
+    try {
+      // The package throws (a string, in @ffmpeg-installer's case) when its platform package is missing.
+      const loaded: unknown = createRequire(base)(pkg);
+      const path = (loaded as { path?: unknown } | null)?.path;
+      if (typeof path === 'string' && path !== '') return path;
+      debug('%s from %s exports no path', pkg, base);
+    } catch (error) {
+      debug('%s from %s: %s', pkg, base, error instanceof Error ? error.message : String(error));
     }
   }
-  const listed = await runTool(ffmpeg, ['-hide_banner', '-encoders']);
+  return undefined;
+}
+
+/** A tool that could not be started at all; the caller moves on to the next place to look. */
+class NotFound extends UpscaleError {}
+
+async function inspect(ffmpeg: FoundTool, ffprobe: string): Promise<FfmpegTools> {
+  const [help, listed, codecs] = await Promise.all([
+    runTool(ffmpeg.path, ['-hide_banner', '-h', 'long']),
+    runTool(ffmpeg.path, ['-hide_banner', '-encoders']),
+    runTool(ffmpeg.path, ['-hide_banner', '-codecs']),
+  ]);
+  const options = new Set<string>();
+  for (const line of help.stdout.toString('utf8').split('\n')) {
+    const match = /^-([\w:]+)/.exec(line);
+    if (match !== null) options.add(match[1]!);
+  }
+  // Encoders take the microsecond time base of the frames we send (added in ffmpeg 4.1).
+  if (!options.has('enc_time_base')) {
+    throw new UpscaleError('DEPENDENCY_MISSING', `ffmpeg ${ffmpeg.version} is too old: it has no -enc_time_base option (ffmpeg 4.1 or later is needed); ${INSTALL_HINT}`, { file: ffmpeg.path });
+  }
   const encoders = new Set<string>();
   for (const line of listed.stdout.toString('utf8').split('\n')) {
     const match = /^\s[VAS][.A-Z]{5}\s+(\S+)/.exec(line);
     if (match !== null && match[1] !== '=') encoders.add(match[1]!);
   }
-  return { ffmpeg, ffprobe, version, encoders };
+  const decoders = new Set<string>();
+  for (const line of codecs.stdout.toString('utf8').split('\n')) {
+    const match = /^\sD[.E]V[.A-Z]{3}\s+(\S+)/.exec(line);
+    if (match !== null && match[1] !== '=') decoders.add(match[1]!);
+  }
+  return { ffmpeg: ffmpeg.path, ffprobe, version: ffmpeg.version, encoders, decoders, features: { fpsMode: options.has('fps_mode') } };
 }
 
-async function versionOf(path: string, name: string, variable: string): Promise<string> {
+/** Runs `<path> -version`; `where` says where the path came from, for the messages. */
+async function versionOf(path: string, name: string, where: string): Promise<string> {
   let result: RunResult;
   try {
     result = await runTool(path, ['-version']);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const where = path === name ? `"${name}" is not on the PATH` : `${variable}=${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be run (${code ?? 'error'})`}`;
-    throw new UpscaleError('DEPENDENCY_MISSING', `${name} not found: ${where}; video needs ${name}: ${INSTALL_HINT}`, { cause: error });
+    const why = code === 'ENOENT' ? 'does not exist' : `cannot be run (${code ?? 'error'})`;
+    const message = `${name} not found: ${where} ${why}; video needs ffmpeg and ffprobe: ${INSTALL_HINT}`;
+    // A name that is not on the PATH (or not executable there) lets the search go on.
+    throw code === 'ENOENT' || code === 'EACCES' ? new NotFound('DEPENDENCY_MISSING', message, { cause: error }) : new UpscaleError('DEPENDENCY_MISSING', message, { cause: error });
   }
   const match = new RegExp(`^${name} version (\\S+)`).exec(result.stdout.toString('utf8'));
   if (result.code !== 0 || match === null) {
-    throw new UpscaleError('DEPENDENCY_MISSING', `${path} does not look like ${name} (\`${path} -version\` printed no version); ${INSTALL_HINT}`);
+    throw new UpscaleError('DEPENDENCY_MISSING', `${where} does not look like ${name} (\`${path} -version\` printed no version); ${INSTALL_HINT}`);
   }
   return match[1]!;
 }

@@ -2,7 +2,7 @@
 export { upscaleVideo, DEFAULT_VIDEO_SCALE } from './upscale-video.js';
 export type { UpscaleVideoOptions, UpscaleVideoResult, VideoProgress, StageTiming } from './upscale-video.js';
 export { locateFfmpeg, INSTALL_HINT } from './ffmpeg.js';
-export type { FfmpegTools } from './ffmpeg.js';
+export type { FfmpegTools, FfmpegFeatures } from './ffmpeg.js';
 export { probeVideo, probeFrameTimes } from './probe.js';
 export type { VideoInfo, FrameTimes, ColourTags } from './probe.js';
 export { VIDEO_CODECS, isVideoContainer } from './codecs.js';

@@ -61,6 +61,7 @@ interface ProbeStream {
   index: number;
   codec_type?: string;
   codec_name?: string;
+  codec_tag_string?: string;
   width?: number;
   height?: number;
   coded_width?: number;
@@ -98,8 +99,17 @@ export async function probeVideo(tools: FfmpegTools, file: string, signal?: Abor
     const found = streams.map((s) => s.codec_type ?? 'unknown').join(', ') || 'no streams';
     throw new UpscaleError('INPUT_UNSUPPORTED', `no video stream (found: ${found})`, { file });
   }
-  if (video.codec_name === undefined || video.width === undefined || video.height === undefined || video.width === 0 || video.pix_fmt === undefined) {
-    throw new UpscaleError('INPUT_UNSUPPORTED', `the video codec (${video.codec_name ?? 'unknown'}) cannot be decoded by this ffmpeg`, { file });
+  if (
+    video.codec_name === undefined ||
+    video.width === undefined ||
+    video.height === undefined ||
+    video.width === 0 ||
+    video.pix_fmt === undefined ||
+    // ffprobe and ffmpeg can be different builds (the npm packages are): ffmpeg must have a decoder too.
+    (tools.decoders.size > 0 && !tools.decoders.has(video.codec_name))
+  ) {
+    const tag = video.codec_tag_string !== undefined && /^[\x21-\x7e]{4}$/.test(video.codec_tag_string) ? `, fourcc ${video.codec_tag_string}` : '';
+    throw new UpscaleError('INPUT_UNSUPPORTED', `the video codec (${video.codec_name ?? 'unknown'}${tag}) cannot be decoded by this ffmpeg (${tools.ffmpeg}, ${tools.version})`, { file });
   }
   const rotation = rotationOf(video);
   const swap = rotation === 90 || rotation === 270;
@@ -141,7 +151,7 @@ export async function probeVideo(tools: FfmpegTools, file: string, signal?: Abor
 export async function probeFrameTimes(tools: FfmpegTools, video: VideoInfo, signal?: AbortSignal): Promise<FrameTimes> {
   const result = await runTool(
     tools.ffprobe,
-    ['-v', 'error', '-select_streams', String(video.streamIndex), '-show_entries', 'frame=best_effort_timestamp,pkt_duration', '-of', 'compact=p=0', video.file],
+    ['-v', 'error', '-select_streams', String(video.streamIndex), '-show_entries', 'frame=best_effort_timestamp,duration,pkt_duration', '-of', 'compact=p=0', video.file],
     { signal },
   );
   if (result.code !== 0) {
@@ -156,13 +166,14 @@ export async function probeFrameTimes(tools: FfmpegTools, video: VideoInfo, sign
     if (!line.startsWith('best_effort_timestamp=')) continue;
     const fields = new Map(line.split('|').map((kv) => kv.split('=') as [string, string | undefined]));
     const pts = fields.get('best_effort_timestamp');
-    const duration = fields.get('pkt_duration');
+    // `duration` since ffprobe 6 (`pkt_duration`, which ffprobe 7 dropped, before).
+    const duration = [fields.get('duration'), fields.get('pkt_duration')].find((d) => d !== undefined && /^\d+$/.test(d) && d !== '0');
     const previous = ptsUs.at(-1);
     let us = pts !== undefined && /^-?\d+$/.test(pts) ? toUs(BigInt(pts)) : previous === undefined ? 0 : previous + lastDurationUs;
     // Encoders need strictly increasing timestamps; a repeated one (broken files) moves on by a microsecond.
     if (previous !== undefined && us <= previous) us = previous + 1;
     ptsUs.push(us);
-    lastDurationUs = duration !== undefined && /^\d+$/.test(duration) && duration !== '0' ? toUs(BigInt(duration)) : fallbackUs;
+    lastDurationUs = duration !== undefined ? toUs(BigInt(duration)) : fallbackUs;
   }
   if (ptsUs.length === 0) throw new UpscaleError('INPUT_CORRUPT', 'the video stream has no decodable frames', { file: video.file });
   return { ptsUs, endUs: ptsUs.at(-1)! + lastDurationUs };

@@ -11,7 +11,7 @@ import { throwIfAborted, UpscaleError } from '../errors.js';
 import { resolveTargetSize, validateSizeRequest, type Size, type SizeRequest } from '../pipeline/size.js';
 import type { Upscaler } from '../upscaler.js';
 import { chooseEncoder, chromaSubsampling, encoderArgs, muxerFor, type EncoderSettings, type VideoCodec } from './codecs.js';
-import { lastLine, locateFfmpeg, runTool, startTool, type FfmpegTools, type ToolProcess } from './ffmpeg.js';
+import { lastLine, locateFfmpeg, passthroughArgs, runTool, startTool, type FfmpegTools, type ToolProcess } from './ffmpeg.js';
 import { FrameReader, matroskaFrame, matroskaHeader, rasterToBgr, rgbFrameToRaster } from './frames.js';
 import { probeFrameTimes, probeVideo, type VideoInfo } from './probe.js';
 import { hashSettings, openWorkDir, workDirFor, type WorkDir } from './segments.js';
@@ -308,7 +308,7 @@ function startDecoder(tools: FfmpegTools, info: VideoInfo): ToolProcess {
   const range = info.colour.range === 'pc' ? 'full' : 'limited';
   const scale = `scale=in_color_matrix=${swsMatrix(inputMatrix(info))}:in_range=${range}:flags=${SWS_FLAGS},format=rgb24`;
   // Autorotation stays on: frames arrive upright and the output needs no display matrix.
-  const args = ['-nostdin', '-v', 'error', '-i', info.file, '-map', `0:${info.streamIndex}`, '-fps_mode', 'passthrough', '-vf', scale, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  const args = ['-nostdin', '-v', 'error', '-i', info.file, '-map', `0:${info.streamIndex}`, ...passthroughArgs(tools), '-vf', scale, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
   return startTool(tools.ffmpeg, args, ['ignore', 'pipe', 'pipe']);
 }
 
@@ -332,7 +332,7 @@ function startEncoder(tools: FfmpegTools, settings: EncoderSettings, info: Video
     '-f', 'matroska', '-i', 'pipe:0',
     '-map', '0:v:0',
     // Every frame kept, each with its own timestamp, in the input's microsecond time base.
-    '-fps_mode', 'passthrough', '-enc_time_base:v', '-1',
+    ...passthroughArgs(tools), '-enc_time_base:v', '-1',
     '-vf', filters.join(','),
     ...encoderArgs(settings),
     ...colour,
