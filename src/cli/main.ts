@@ -14,6 +14,7 @@ import { planJobs } from './inputs.js';
 import { registerEvalCommand } from './eval-command.js';
 import { registerModelsCommand } from './models-command.js';
 import { registerVideoCommand } from './video-command.js';
+import { registerServeCommand } from './serve-command.js';
 import { createProgressView } from './progress.js';
 import { box, positiveInt, positiveNumber, tileSize } from './parsers.js';
 
@@ -108,6 +109,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   registerVideoCommand(program, (code) => {
     exitCode = code;
   });
+  registerServeCommand(program, (code) => (exitCode = code));
 
   program.exitOverride();
   try {

@@ -29,6 +29,11 @@ export type UpscaleProgress =
       readonly elapsedMs: number;
       /** Estimated time left, undefined until the first tile is done. */
       readonly etaMs: number | undefined;
+      /**
+       * The raster of this pass being filled (`passSize`, colour only, 8- or 16-bit): a live view, complete inside
+       * `rect` once this event fires; for previews (crop `rect` out of it), not to be modified or kept.
+       */
+      readonly output?: Raster | undefined;
     }
   | { readonly stage: 'resize'; readonly from: Size; readonly to: Size }
   | {
@@ -140,6 +145,7 @@ async function runNetwork(colour: Raster, network: TileModel, target: Size, opti
           fraction,
           elapsedMs,
           etaMs: fraction > 0 ? (elapsedMs * (1 - fraction)) / fraction : undefined,
+          ...(event.output === undefined ? {} : { output: event.output }),
         });
       },
     });

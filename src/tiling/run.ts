@@ -13,6 +13,8 @@ export interface TileDoneEvent {
   readonly total: number;
   /** The rectangle just written, in output pixels. */
   readonly rect: Rect;
+  /** The output raster being filled (a live view, complete inside `rect`); for previews, not to be modified. */
+  readonly output?: Raster;
 }
 
 export interface RunTiledOptions {
@@ -65,6 +67,7 @@ export async function runTiled(source: Raster, model: TileModel, options: RunTil
           index: tile.index,
           total: tiles.length,
           rect: { x: core.x * scale, y: core.y * scale, width: core.width * scale, height: core.height * scale },
+          output,
         });
       }
     }
