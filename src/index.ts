@@ -16,7 +16,7 @@ export { addToLibrary, listLibrary, removeFromLibrary } from './models/library.j
 export type { LibraryEntry } from './models/library.js';
 export { resize, imresizeMatlab } from './resample/index.js';
 export type { ResampleKernel } from './resample/index.js';
-export { psnrY, ssimY } from './metrics/index.js';
+export { psnrY, ssimY, niqe } from './metrics/index.js';
 export { listModels, DEFAULT_MODEL } from './models/registry.js';
 export type { ModelDescriptor } from './models/types.js';
 export { VERSION } from './version.js';

@@ -14,6 +14,7 @@ interface EvalCliOptions {
   lr?: string;
   json: boolean;
   perImage: boolean;
+  niqe: boolean;
 }
 
 /** Failures of the request itself (exit 2), as opposed to failures of the data (exit 1). */
@@ -24,10 +25,12 @@ Examples:
   upscale eval --dataset ../shared/eval/Set5/HR --scale 4 --model bicubic,lanczos3
   upscale eval -d Set14/HR -s 2 -m ./2x-model.onnx --lr Set14/LR_bicubic/X2 --per-image
   upscale eval -d Set5/HR -s 4 -m bicubic --json > set5-x4.json
+  upscale eval -d Set5/HR -s 4 -m bicubic,fast --niqe
 
 Protocol (as in published tables): HR cropped to a multiple of the scale; LR = MATLAB bicubic imresize of it
 (or the --lr files); PSNR and SSIM on the BT.601 Y channel, grey as R = G = B, border of <scale> pixels shaved;
-means over the images. s/MP: seconds of upscaling per output megapixel.
+means over the images. s/MP: seconds of upscaling per output megapixel. --niqe adds the no-reference NIQE score
+of the outputs (BasicSR's, Y channel, same border shaved; lower is better).
 
 Exit status: 0 on success, 1 when an image cannot be read or paired, 2 for invalid usage or an unusable model.`;
 
@@ -53,6 +56,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--lr <dir>', 'ready-made LR images, <name>.png or <name>x<scale>.png (default: made from HR with MATLAB bicubic)')
     .option('--json', 'print the report as JSON on stdout', false)
     .option('--per-image', 'also list every image', false)
+    .option('--niqe', 'also score the outputs with NIQE (no reference, lower is better)', false)
     .addHelpText('after', EXAMPLES)
     .showHelpAfterError(false)
     .exitOverride()
@@ -65,6 +69,7 @@ export function registerEvalCommand(program: Command): void {
           lr: options.lr,
           scale: options.scale,
           models: options.model,
+          niqe: options.niqe,
           onProgress: (event) => progress.update(event),
         });
       } catch (error) {

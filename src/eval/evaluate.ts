@@ -1,12 +1,13 @@
 /**
  * evaluate(): runs models over a super-resolution test set by the standard protocol (../shared/eval/README.md) and
- * reports PSNR-Y / SSIM-Y per image and their means, so the numbers compare with published tables.
+ * reports PSNR-Y / SSIM-Y per image and their means, so the numbers compare with published tables; optionally
+ * the no-reference NIQE score of every output too.
  */
 import { existsSync } from 'node:fs';
 import { debuglog } from 'node:util';
 import { throwIfAborted, UpscaleError } from '../errors.js';
 import { createRaster, type Raster } from '../image/raster.js';
-import { psnrY, ssimY } from '../metrics/index.js';
+import { niqe, NIQE_BLOCK_SIZE, psnrY, ssimY } from '../metrics/index.js';
 import { createUpscaler, type Upscaler } from '../upscaler.js';
 import { listDataset, preparePair, type DatasetImage, type PreparedPair } from './dataset.js';
 
@@ -33,6 +34,11 @@ export interface EvalOptions {
   scale: number;
   /** Models to evaluate, in order: anything `createUpscaler({ model })` accepts (ids, aliases, .onnx paths). */
   models: readonly string[];
+  /**
+   * Also score every output with NIQE (no reference; lower is better), border of `scale` pixels shaved as for PSNR.
+   * Outputs need at least 96x96 pixels after shaving. @default false
+   */
+  niqe?: boolean | undefined;
   /** Checked between images (and between tiles inside a model); cancelling throws an UpscaleError `ABORTED`. */
   signal?: AbortSignal | undefined;
   onProgress?: ((event: EvalProgress) => void) | undefined;
@@ -61,6 +67,8 @@ export interface EvalImageResult {
   readonly ssim: number;
   /** Seconds spent upscaling this image (decoding and metrics not included). */
   readonly seconds: number;
+  /** NIQE of the output, border of `scale` pixels shaved, when asked (`niqe: true`); `NaN` (`null` in JSON) when undefined, as for a flat image. */
+  readonly niqe?: number;
 }
 
 export interface EvalModelResult {
@@ -70,6 +78,8 @@ export interface EvalModelResult {
   /** Mean of the per-image PSNRs, as papers report. */
   readonly meanPsnr: number;
   readonly meanSsim: number;
+  /** Mean of the per-image NIQE scores, when asked (`niqe: true`); lower is better. */
+  readonly meanNiqe?: number;
   /** Total upscaling time over total output pixels, in seconds per megapixel. */
   readonly secondsPerOutputMegapixel: number;
 }
@@ -85,6 +95,7 @@ export interface EvalReport {
  * Evaluates models on a dataset by the papers' protocol: HR decoded at 8 bits and cropped top-left to a multiple
  * of `scale`; LR the given file or MATLAB bicubic of the HR; SR = the model's output at exactly the HR size; PSNR
  * and SSIM on BT.601 luma (grey as R = G = B) with `scale` pixels shaved from every border; means over the images.
+ * With `niqe: true`, every output is also scored with NIQE (`scale` pixels shaved) and `meanNiqe` reported.
  * Each model is loaded once (`createUpscaler`), warmed up on a small patch, timed on every image, and disposed.
  * The dataset, the LR files' presence and the model names are checked before any model runs (LR sizes when each
  * image is reached). Nothing is written to stdout.
@@ -119,7 +130,7 @@ async function evaluateModel(
   upscaler: Upscaler,
   images: readonly DatasetImage[],
   pairs: PairCache,
-  { scale, signal, onProgress }: EvalOptions,
+  { scale, signal, onProgress, niqe: withNiqe }: EvalOptions,
 ): Promise<EvalModelResult> {
   const model = upscaler.model.id;
   const measured: EvalImageResult[] = [];
@@ -133,24 +144,39 @@ async function evaluateModel(
     const output = await upscaler.upscale(lr, { width: hr.width, height: hr.height, signal });
     const elapsed = (performance.now() - started) / 1000;
     const sr = to8Bit(output);
-    const result: EvalImageResult = { name: image.name, psnr: psnrY(sr, hr, scale), ssim: ssimY(sr, hr, scale), seconds: elapsed };
+    const measures: EvalImageResult = { name: image.name, psnr: psnrY(sr, hr, scale), ssim: ssimY(sr, hr, scale), seconds: elapsed };
+    const result: EvalImageResult = withNiqe === true ? { ...measures, niqe: scoreNiqe(sr, scale, image) } : measures;
     debug('eval %s x%d %s: %s dB, SSIM %s, %s s', model, scale, image.name, result.psnr.toFixed(2), result.ssim.toFixed(4), elapsed.toFixed(3));
     measured.push(result);
     seconds += elapsed;
     outputPixels += hr.width * hr.height;
     onProgress?.({ stage: 'image', model, index, total: images.length, result });
   }
-  return {
+  const summary: EvalModelResult = {
     model,
     images: measured,
     meanPsnr: mean(measured.map((r) => r.psnr)),
     meanSsim: mean(measured.map((r) => r.ssim)),
     secondsPerOutputMegapixel: seconds / (outputPixels / 1e6),
   };
+  return withNiqe === true ? { ...summary, meanNiqe: mean(measured.map((r) => r.niqe ?? NaN)) } : summary;
+}
+
+/** NIQE of an output with the protocol's border shaved; an output too small for one block names the HR file. */
+function scoreNiqe(sr: Raster, scale: number, image: DatasetImage): number {
+  const minimum = NIQE_BLOCK_SIZE + 2 * scale;
+  if (sr.width < minimum || sr.height < minimum) {
+    throw new UpscaleError(
+      'INPUT_UNSUPPORTED',
+      `image is ${sr.width}x${sr.height} once cropped to a multiple of ${scale}, too small for NIQE: at least ${minimum}x${minimum} is needed (one ${NIQE_BLOCK_SIZE}x${NIQE_BLOCK_SIZE} block after shaving ${scale} pixels per border)`,
+      { file: image.hr },
+    );
+  }
+  return niqe(sr, { cropBorder: scale });
 }
 
 function validateOptions(options: EvalOptions): void {
-  const { dataset, lr, scale, models } = options;
+  const { dataset, lr, scale, models, niqe: withNiqe } = options;
   if (typeof dataset !== 'string' || dataset === '') {
     throw new UpscaleError('INVALID_OPTION', `Expected dataset to be a directory path, got ${describe(dataset)}`);
   }
@@ -162,6 +188,9 @@ function validateOptions(options: EvalOptions): void {
   }
   if (!Array.isArray(models) || models.length === 0 || !models.every((m) => typeof m === 'string' && m !== '')) {
     throw new UpscaleError('INVALID_OPTION', `Expected models to be a non-empty list of model ids or .onnx paths, got ${describe(models)}`);
+  }
+  if (withNiqe !== undefined && typeof withNiqe !== 'boolean') {
+    throw new UpscaleError('INVALID_OPTION', `Expected niqe to be a boolean, got ${describe(withNiqe)}`);
   }
 }
 

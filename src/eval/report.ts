@@ -5,14 +5,14 @@ import { basename, dirname, resolve } from 'node:path';
 import type { EvalReport } from './evaluate.js';
 
 export interface FormatOptions {
-  /** Add a table with every image's PSNR, SSIM and time. @default false */
+  /** Add a table with every image's PSNR, SSIM, NIQE (when measured) and time. @default false */
   perImage?: boolean | undefined;
 }
 
 /**
  * A report as text: a title line (`Set5 x4, 5 images`), a per-image table when asked, then one row per model with
- * mean PSNR-Y (dB, 2 decimals), mean SSIM-Y (4 decimals) and seconds per output megapixel. Valid markdown, with
- * columns padded so that it also reads well in a terminal.
+ * mean PSNR-Y (dB, 2 decimals), mean SSIM-Y (4 decimals), mean NIQE (4 decimals, when the report has it) and
+ * seconds per output megapixel. Valid markdown, with columns padded so that it also reads well in a terminal.
  *
  * @example
  * process.stdout.write(formatReport(await evaluate({ dataset, scale: 4, models: ['bicubic'] })));
@@ -20,14 +20,30 @@ export interface FormatOptions {
 export function formatReport(report: EvalReport, options: FormatOptions = {}): string {
   const imageCount = report.models[0]?.images.length ?? 0;
   const parts = [`${datasetLabel(report.dataset)} x${report.scale}, ${imageCount} image${imageCount === 1 ? '' : 's'}`];
+  const withNiqe = report.models.some((m) => m.meanNiqe !== undefined);
+  const niqeCell = (score: number | undefined): string[] => (withNiqe ? [formatNiqe(score)] : []);
+  const niqeHeader = withNiqe ? ['NIQE'] : [];
   if (options.perImage) {
     const rows = report.models.flatMap((m) =>
-      m.images.map((image) => [image.name, m.model, formatPsnr(image.psnr), formatSsim(image.ssim), formatSeconds(image.seconds)]),
+      m.images.map((image) => [
+        image.name,
+        m.model,
+        formatPsnr(image.psnr),
+        formatSsim(image.ssim),
+        ...niqeCell(image.niqe),
+        formatSeconds(image.seconds),
+      ]),
     );
-    parts.push(markdownTable(['image', 'model', 'PSNR (dB)', 'SSIM', 'seconds'], rows));
+    parts.push(markdownTable(['image', 'model', 'PSNR (dB)', 'SSIM', ...niqeHeader, 'seconds'], rows));
   }
-  const summary = report.models.map((m) => [m.model, formatPsnr(m.meanPsnr), formatSsim(m.meanSsim), formatSeconds(m.secondsPerOutputMegapixel)]);
-  parts.push(markdownTable(['model', 'PSNR (dB)', 'SSIM', 's/MP'], summary));
+  const summary = report.models.map((m) => [
+    m.model,
+    formatPsnr(m.meanPsnr),
+    formatSsim(m.meanSsim),
+    ...niqeCell(m.meanNiqe),
+    formatSeconds(m.secondsPerOutputMegapixel),
+  ]);
+  parts.push(markdownTable(['model', 'PSNR (dB)', 'SSIM', ...niqeHeader, 's/MP'], summary));
   return `${parts.join('\n\n')}\n`;
 }
 
@@ -52,6 +68,11 @@ export function formatPsnr(db: number): string {
 /** SSIM to 4 decimals. */
 export function formatSsim(ssim: number): string {
   return ssim.toFixed(4);
+}
+
+/** NIQE to 4 decimals; `n/a` where it is undefined (a flat image) or was not measured. */
+export function formatNiqe(score: number | undefined): string {
+  return score !== undefined && Number.isFinite(score) ? score.toFixed(4) : 'n/a';
 }
 
 /** Seconds to 3 significant digits (no exponent), whole seconds from 1000 up. */
