@@ -16,7 +16,7 @@ import type { ModelChoice, ModelDescriptor } from './types.js';
 
 /**
  * The model used when none is named: our own `fast`, the best built-in model at every scale measured (Set5 x4
- * 30.71 dB against esrgan-thick's 29.94 and Lanczos-3's 28.81) and the fastest network (0.11 s per output megapixel
+ * 30.81 dB against esrgan-thick's 29.94 and Lanczos-3's 28.81) and the fastest network (0.11 s per output megapixel
  * against 5.9). docs/quality.md and models/fast-x4.md have the figures.
  */
 export const DEFAULT_MODEL = 'fast';
