@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of the training pipeline, CPU, well under a minute: bicubic exactness on Set5/Set14 (verification
-# only), the realistic-degradation checks, a few training iterations on 8 images, an exact --resume check,
+# only), the realistic-degradation checks, a few training iterations on 8 images, an exact --resume check (bicubic
+# LR, and realistic-mild LR made on the fly with 2, 0 and 1 worker processes),
 # ONNX export checked against PyTorch in onnxruntime-node, and one `upscale` inference with the exported model.
 # Run from anywhere: training/smoke.sh   (exit status non-zero on any failure)
 set -euo pipefail
@@ -15,14 +16,19 @@ $PY -m training.sr.check_degrade
 $PY -m training.sr.train "${common[@]}" --out "$T/a"
 $PY -m training.sr.train "${common[@]}" --stop-at 6 --out "$T/b"
 $PY -m training.sr.train --resume --no-val --out "$T/b"
+# The same with LR made on the fly (realistic-mild): resume exact, and batches independent of the worker count.
+$PY -m training.sr.train "${common[@]}" --degradation realistic-mild --workers 2 --out "$T/c"
+$PY -m training.sr.train "${common[@]}" --degradation realistic-mild --workers 0 --stop-at 6 --out "$T/d"
+$PY -m training.sr.train --resume --no-val --workers 1 --out "$T/d"
 $PY - "$T" <<'PY'
 import sys, torch
-a, b = (torch.load(f'{sys.argv[1]}/{r}/last.pt') for r in 'ab')
-assert a['iteration'] == b['iteration'] == 12, (a['iteration'], b['iteration'])
-for part in ('model', 'ema'):
-    for k in a[part]:
-        assert torch.equal(a[part][k], b[part][k]), f'resume differs from a straight run in {part}.{k}'
-print('resume: identical to an uninterrupted run (model and EMA)')
+for a, b in ('ab', 'cd'):
+    a, b = (torch.load(f'{sys.argv[1]}/{r}/last.pt') for r in (a, b))
+    assert a['iteration'] == b['iteration'] == 12, (a['iteration'], b['iteration'])
+    for part in ('model', 'ema'):
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), f"{a['args']['degradation']}: resume differs from a straight run in {part}.{k}"
+    print(f"{a['args']['degradation']}: resume identical to an uninterrupted run (model and EMA)")
 PY
 $PY -m training.sr.export "$T/b/last.pt" "$T/smoke.onnx" --name smoke
 npx --no-install upscale assets/sample.png -m "$T/smoke.onnx" -o "$T/sample@4x.png" --quiet

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import torch
 
-from .degrade import _sinc_kernel, _gaussian_kernel, imresize_matlab, realistic
+from .degrade import PRESETS, _sinc_kernel, _gaussian_kernel, imresize_matlab, realistic
 
 
 def main() -> int:
@@ -41,6 +41,13 @@ def main() -> int:
     mad = np.mean([np.abs(o.astype(np.float64) - clean).mean() for o in outs])
     if not 1 < mad < 60:
         fails.append(f'mean abs difference to clean LR {mad:.1f}, expected between 1 and 60')
+    mild = [realistic(hr, 4, np.random.default_rng(seed), PRESETS['realistic-mild']) for seed in range(4)]
+    if not all(m.shape == (24, 32, 3) for m in mild) or len({m.tobytes() for m in mild}) < 4:
+        fails.append('realistic-mild: wrong shape or identical outputs across seeds')
+    if not np.array_equal(mild[0], realistic(hr, 4, np.random.default_rng(0), PRESETS['realistic-mild'])):
+        fails.append('realistic-mild: not deterministic')
+    mad_mild = np.mean([np.abs(m.astype(np.float64) - clean).mean() for m in mild])
+    print(f'realistic-mild: 4 seeds, mean |LR - clean bicubic LR| = {mad_mild:.1f}')
     x2 = realistic(hr, 2, np.random.default_rng(0))
     if x2.shape != (48, 64, 3):
         fails.append(f'x2: expected (48, 64, 3), got {x2.shape}')

@@ -85,3 +85,89 @@ class PairedImages:
                 a, b = a[:, ::-1], b[:, ::-1]
             lrs[n], hrs[n] = a, b
         return lrs, hrs
+
+
+class RealisticBatches:
+    """Batches whose LR is made on the fly by `degrade.realistic` from random HR patches (for the photo models).
+
+    The main generator `rng` draws everything (image, position, dihedral transform, and one 63-bit seed per sample
+    for the degradation), so a batch is a pure function of the generator state. `workers` processes degrade the
+    patches of the next `depth` batches while the current one trains; `state()` is the generator state right after
+    the last batch handed out (not after the prefetched ones), which is what a checkpoint must store for an exact
+    resume. Any number of workers (0 = in this process) gives identical batches.
+    """
+
+    def __init__(self, data: PairedImages, rng: np.random.Generator, size: int, lr_patch: int, preset: str,
+                 workers: int = 2, depth: int = 3):
+        import multiprocessing as mp
+        from collections import deque
+        self.data, self.rng, self.size, self.p, self.preset = data, rng, size, lr_patch, preset
+        self.pool = mp.get_context('spawn').Pool(workers, initializer=_worker_init) if workers > 0 else None
+        self.depth = depth if workers > 0 else 0
+        self.consumed = rng.bit_generator.state
+        self.queue = deque()
+        self.wait = 0.0  # seconds the training loop spent waiting for data
+        for _ in range(self.depth):
+            self._submit()
+
+    def _spec(self) -> tuple[list, np.ndarray]:
+        s, hp, rng = self.data.scale, self.p * self.data.scale, self.rng
+        tasks, hrs = [], np.empty((self.size, hp, hp, 3), np.uint8)
+        for n in range(self.size):
+            while True:
+                i = rng.choice(len(self.hr_list), p=self.data.prob)
+                hr = self.hr_list[i]
+                if hr.shape[0] >= hp and hr.shape[1] >= hp:
+                    break
+            y = rng.integers(0, hr.shape[0] - hp + 1)
+            x = rng.integers(0, hr.shape[1] - hp + 1)
+            b = hr[y:y + hp, x:x + hp]
+            t = rng.integers(0, 8)
+            if t & 1:
+                b = b.transpose(1, 0, 2)
+            if t & 2:
+                b = b[::-1]
+            if t & 4:
+                b = b[:, ::-1]
+            hrs[n] = b
+            tasks.append((hrs[n], int(rng.integers(0, 2 ** 63)), s, self.preset))
+        return tasks, hrs
+
+    @property
+    def hr_list(self) -> list[np.ndarray]:
+        return self.data.hr
+
+    def _submit(self) -> None:
+        from .degrade import degrade_task
+        tasks, hrs = self._spec()
+        self.queue.append((self.rng.bit_generator.state, self.pool.map_async(degrade_task, tasks, chunksize=2), hrs))
+
+    def next(self) -> tuple[np.ndarray, np.ndarray]:
+        """LR [N, p, p, 3], HR [N, s*p, s*p, 3], uint8, like `PairedImages.batch`."""
+        import time
+        from .degrade import degrade_task
+        t0 = time.time()
+        if self.pool is None:
+            tasks, hrs = self._spec()
+            lrs = np.stack([degrade_task(t) for t in tasks])
+            self.consumed = self.rng.bit_generator.state
+        else:
+            state, res, hrs = self.queue.popleft()
+            lrs = np.stack(res.get())
+            self.consumed = state
+            self._submit()
+            self.wait += time.time() - t0
+        return lrs, hrs
+
+    def state(self) -> dict:
+        return self.consumed
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+
+def _worker_init() -> None:
+    import torch
+    torch.set_num_threads(1)

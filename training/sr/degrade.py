@@ -99,6 +99,21 @@ REALISTIC = {
     'noise2_sigma': (1, 25), 'poisson2_scale': (0.05, 2.5), 'jpeg2': (30, 95),
     'gray_noise_prob': 0.4, 'gaussian_noise_prob': 0.5, 'sinc_prob': 0.1, 'final_sinc_prob': 0.8,
 }
+# Milder ranges for the `photo` models: old digicam / phone / web photos rarely show the Real-ESRGAN extremes
+# (sigma-30 colour noise after a 0.15x downscale, JPEG 30 twice). One blur/resize/noise round is more common than
+# two (second round with p 0.4, its blur with p 0.5), first blur sigma 0.2-2 HR px, first resize 0.4-1.5, noise
+# sigma 1-15 (0-255 scale; second round 1-8) and Poisson scale 0.05-1.5 (second 0.05-1), JPEG 40-95, and the final
+# sinc (ringing / band limit) with p 0.3 and cutoff pi/2-pi instead of p 0.8 and pi/3-pi, which blurred most
+# Real-ESRGAN samples to well below the x4 resolution.
+REALISTIC_MILD = {
+    'blur_sigma': (0.2, 2.0), 'resize_range': (0.4, 1.5), 'noise_sigma': (1, 15), 'poisson_scale': (0.05, 1.5),
+    'jpeg': (40, 95),
+    'second_prob': 0.4, 'blur2_prob': 0.5, 'blur2_sigma': (0.2, 1.2), 'resize2_range': (0.6, 1.2),
+    'noise2_sigma': (1, 8), 'poisson2_scale': (0.05, 1.0), 'jpeg2': (40, 95),
+    'gray_noise_prob': 0.4, 'gaussian_noise_prob': 0.5, 'sinc_prob': 0.1, 'final_sinc_prob': 0.3,
+    'final_sinc_cutoff': (np.pi / 2, np.pi),
+}
+PRESETS = {'realistic': REALISTIC, 'realistic-mild': REALISTIC_MILD}
 RESIZE_MODES = ('area', 'bilinear', 'bicubic')
 
 
@@ -205,7 +220,7 @@ def realistic(hr: np.ndarray, scale: int, rng: np.random.Generator, cfg: dict = 
                    cfg['gaussian_noise_prob'])
     # Final: resize to the target + optional sinc, and JPEG, in a random order
     sinc = rng.random() < cfg['final_sinc_prob']
-    cutoff, size = rng.uniform(np.pi / 3, np.pi), int(rng.choice([7, 9, 11, 13, 15, 17, 19, 21]))
+    cutoff, size = rng.uniform(*cfg.get('final_sinc_cutoff', (np.pi / 3, np.pi))), int(rng.choice([7, 9, 11, 13, 15, 17, 19, 21]))
     mode, q = str(rng.choice(RESIZE_MODES)), rng.integers(cfg['jpeg2'][0], cfg['jpeg2'][1] + 1)
     if rng.random() < 0.5:
         x = _resize(x, h, w, mode)
@@ -216,3 +231,18 @@ def realistic(hr: np.ndarray, scale: int, rng: np.random.Generator, cfg: dict = 
         x = _resize(x, h, w, mode)
         x = _filter(x, _sinc_kernel(cutoff, size)) if sinc else x
     return (x.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+
+
+def degrade_task(task: tuple) -> np.ndarray:
+    """One training sample for a worker process: (HR uint8 patch, seed, scale, preset name) -> LR uint8 patch.
+    Pure function of its arguments (1 torch thread, as in the main process), so any number of workers gives the
+    same batches."""
+    hr, seed, scale, preset = task
+    if torch.get_num_threads() != 1:
+        n = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return realistic(hr, scale, np.random.default_rng(seed), PRESETS[preset])
+        finally:
+            torch.set_num_threads(n)
+    return realistic(hr, scale, np.random.default_rng(seed), PRESETS[preset])
