@@ -13,6 +13,8 @@ export interface ProvenanceRecord {
   readonly model: string;
   /** SHA-256 of the model's weights; absent for classical interpolation. */
   readonly modelSha256?: string | undefined;
+  /** Denoise strength of a model that has one (`photo`). */
+  readonly denoise?: number | undefined;
   /** Whether the model is a network that invents detail (sets the IPTC Digital Source Type). */
   readonly ai: boolean;
   readonly scaleX: number;
@@ -53,6 +55,7 @@ function provenanceDescription(record: ProvenanceRecord): string {
   if (record.ai) attributes.push(['Iptc4xmpExt:DigitalSourceType', DIGITAL_SOURCE_TYPE_ENHANCED]);
   attributes.push(['upscale:Tool', record.tool], ['upscale:Model', record.model]);
   if (record.modelSha256 !== undefined) attributes.push(['upscale:ModelSHA256', record.modelSha256]);
+  if (record.denoise !== undefined) attributes.push(['upscale:Denoise', String(record.denoise)]);
   attributes.push(
     ['upscale:Scale', formatScale(record.scaleX, record.scaleY)],
     ['upscale:OutputSize', `${record.width}x${record.height}`],

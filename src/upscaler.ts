@@ -31,6 +31,11 @@ export interface UpscalerOptions {
    * @default 'fast'
    */
   model?: string | undefined;
+  /**
+   * Denoise strength from 0 (keep the photo's grain and detail) to 1 (remove noise, blur and JPEG blocks), for a
+   * model that has one (`photo`); an error with any other model. @default the model's own (0.5 for `photo`)
+   */
+  denoise?: number | undefined;
   /** Threads for inference. @default the number of CPU cores */
   threads?: number | undefined;
   /** Tile edge in input pixels, or 'auto' to choose one from `memoryBudgetBytes`. @default 'auto' */
@@ -103,7 +108,7 @@ const DEFAULTS = { maxInputPixels: 200_000_000, maxOutputPixels: 400_000_000 } a
 export async function createUpscaler(options: UpscalerOptions = {}): Promise<Upscaler> {
   validateUpscalerOptions(options);
   const sessionOptions = options.threads === undefined ? {} : { threads: options.threads };
-  const choice = await resolveModel(options.model ?? DEFAULT_MODEL, sessionOptions);
+  const choice = await resolveModel(options.model ?? DEFAULT_MODEL, sessionOptions, { denoise: options.denoise });
   const maxInputPixels = options.maxInputPixels ?? DEFAULTS.maxInputPixels;
   const maxOutputPixels = options.maxOutputPixels ?? DEFAULTS.maxOutputPixels;
   // Variants of a built-in family load on first use, one session each, kept until dispose().
@@ -291,6 +296,10 @@ function validateUpscalerOptions(options: UpscalerOptions): void {
   positiveInt('memoryBudgetBytes', options.memoryBudgetBytes);
   positiveInt('maxInputPixels', options.maxInputPixels);
   positiveInt('maxOutputPixels', options.maxOutputPixels);
+  const { denoise } = options;
+  if (denoise !== undefined && !(typeof denoise === 'number' && denoise >= 0 && denoise <= 1)) {
+    throw new UpscaleError('INVALID_OPTION', `Expected denoise to be a number from 0 to 1, got ${String(denoise)}`);
+  }
 }
 
 function isRaster(input: Raster | Uint8Array | string): input is Raster {
@@ -307,6 +316,7 @@ function provenance(xmp: Buffer | undefined, model: LoadedModel, from: Size, to:
     tool: TOOL_NAME,
     model: model.descriptor.id,
     modelSha256: model.kind === 'network' ? model.sha256 : undefined,
+    denoise: model.descriptor.denoise,
     ai: model.kind === 'network',
     scaleX: to.width / from.width,
     scaleY: to.height / from.height,

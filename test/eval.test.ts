@@ -319,7 +319,7 @@ test('upscale eval errors: one line on stderr, exit 1 for the data, 2 for usage 
     `upscale: ${join(dir, 'bad-lr', 'colourx2.png')}: LR image is 23x19, expected 22x19 (HR ${join(dir, 'tiny', 'colour.png')} is 45x39 cropped to 44x38, divided by 2)\n`,
   );
   fails(['-d', SET5_HR, '-s', '9', '-m', 'bicubic'], 2, `error: option '-s, --scale <n>' argument '9' is invalid. Expected an integer from 2 to 8, got "9".\n`);
-  fails(['-s', '4', '-m', 'bicubic'], 2, `error: required option '-d, --dataset <dir>' not specified\n`);
+  fails(['-s', '4', '-m', 'bicubic'], 2, 'upscale: give either --dataset (ground truth) or --inputs (no reference)\n');
   // Model names are checked before any model runs: bicubic, listed first, is not evaluated.
   fails(
     ['-d', SET5_HR, '-s', '4', '-m', 'bicubic,no-such-model'],

@@ -364,6 +364,53 @@ test('bad requests: 400 with the field named, 415 by content, 422 over the pixel
   assert.equal((await fetch(`${server.url}api/models`)).status, 200);
 });
 
+test('denoise: the strength reaches the network, is shown in the job, and is refused when bad or for a model without one', async () => {
+  const models = (await (await fetch(`${server.url}api/models`)).json()) as { id: string; denoise?: number }[];
+  assert.equal(models.find((m) => m.id === 'photo')?.denoise, 0.5);
+  assert.equal(models.find((m) => m.id === 'fast')?.denoise, undefined);
+
+  const input = await png(24, 16, 11);
+  const soft = await create(server.url, input, { model: 'photo', denoise: '0' });
+  const strong = await create(server.url, input, { model: 'photo', denoise: '1' });
+  const plain = await create(server.url, input, { model: 'photo', scale: '2' });
+  assert.deepEqual(soft.options, { model: 'photo', denoise: 0, format: 'png' });
+  assert.deepEqual(strong.options, { model: 'photo', denoise: 1, format: 'png' });
+  assert.deepEqual(plain.options, { model: 'photo', denoise: 0.5, scale: 2, format: 'png' }, 'the default strength is the one shown');
+  const results = await Promise.all(
+    [soft, strong, plain].map(async (job) => {
+      const done = await waitFor(server.url, job.id);
+      assert.equal(done.status, 'done', JSON.stringify(done.error));
+      return Buffer.from(await (await fetch(`${server.url}api/jobs/${job.id}/result`)).arrayBuffer());
+    }),
+  );
+  const [a, b] = await Promise.all(results.slice(0, 2).map(async (bytes) => (await decodeImage(bytes, { maxPixels: Infinity })).raster));
+  assert.deepEqual([a!.width, a!.height, b!.width, b!.height], [96, 64, 96, 64]);
+  assert.notDeepEqual(a!.data, b!.data, 'strength 0 and 1 give different pixels');
+  const upscaler = await createUpscaler({ model: 'photo', denoise: 1, tileSize: TILE });
+  const expected = await upscaler.upscale(new Uint8Array(input));
+  await upscaler.dispose();
+  assert.deepEqual(b!.data, expected.data, 'strength 1: the library\'s pixels');
+  const xmp = await Promise.all(results.map(async (bytes) => (await sharp(bytes).metadata()).xmp?.toString() ?? ''));
+  assert.deepEqual(xmp.map((text) => /upscale:Denoise="([^"]*)"/.exec(text)?.[1]), ['0', '1', '0.5']);
+
+  const count = ((await (await fetch(`${server.url}api/jobs`)).json()) as Job[]).length;
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ model: 'photo', denoise: '2' }, /^Expected denoise to be a number from 0 to 1, got "2"$/],
+    [{ model: 'photo', denoise: 'abc' }, /^Expected denoise to be a number from 0 to 1, got "abc"$/],
+    [{ model: 'photo', denoise: '-0.1' }, /denoise/],
+    [{ model: 'fast', denoise: '0.5' }, /model "fast" has no denoise strength \(models with one: photo\)/],
+    [{ model: 'bicubic', denoise: '0' }, /model "bicubic" has no denoise strength/],
+  ];
+  for (const [fields, message] of cases) {
+    const response = await post(server.url, input, fields);
+    const body = (await response.json()) as ApiError;
+    assert.equal(response.status, 400, `${JSON.stringify(fields)}: ${JSON.stringify(body)}`);
+    assert.equal(body.error.code, 'INVALID_OPTION');
+    assert.match(body.error.message, message);
+  }
+  assert.equal(((await (await fetch(`${server.url}api/jobs`)).json()) as Job[]).length, count, 'refused requests queue nothing');
+});
+
 test('names from uploads never reach the file system', async () => {
   const before = new Set(readdirSync(parent, { recursive: true, encoding: 'utf8' }));
   const job = await create(server.url, await png(16, 16), { model: 'nearest' }, '../../etc/passwd.png');

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page, type Response as PageResponse } from 'playwright-core';
 import sharp from 'sharp';
 import { listModels } from '../src/models/registry.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
@@ -82,6 +82,21 @@ describe('web app', { skip, timeout: 240_000 }, () => {
     assert.deepEqual(await figures(), { 'Set5 x4 PSNR': '29.94 dB', 's/MP': '5.9', Scales: 'native x2, x3, x4, x8' });
     assert.match((await page.textContent('#model option[value="esrgan-thick"]')) ?? '', /29\.94 dB, 5\.9 s\/MP/);
     await page.selectOption('#model', 'fast');
+  });
+
+  it('shows the denoise slider only for a model with a denoise strength, at its default', async () => {
+    assert.equal(await page.isVisible('#denoise'), false);
+    await page.selectOption('#model', 'photo');
+    await page.waitForSelector('#denoise', { state: 'visible' });
+    const photo = listModels().find((m) => m.id === 'photo')!;
+    assert.equal(Number(await page.inputValue('#denoise')), photo.denoise);
+    assert.equal(await page.textContent('#denoise-value'), photo.denoise!.toFixed(2));
+    assert.deepEqual(
+      await page.$eval('#denoise', (input) => [(input as HTMLInputElement).type, (input as HTMLInputElement).min, (input as HTMLInputElement).max, (input as HTMLInputElement).step]),
+      ['range', '0', '1', '0.05'],
+    );
+    await page.selectOption('#model', 'fast');
+    assert.equal(await page.isVisible('#denoise'), false);
   });
 
   it('fits 1366x768 without horizontal scrolling', async () => {
@@ -257,6 +272,35 @@ describe('web app', { skip, timeout: 240_000 }, () => {
     await page.waitForSelector('#ended-view:not([hidden])');
     assert.match((await page.textContent('#ended-message')) ?? '', /Cancelled/);
     assert.equal(await page.getAttribute('li.job >> nth=0', 'data-status'), 'cancelled');
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('sends the denoise strength set on the slider with a photo job, and shows it with the result', async () => {
+    await page.selectOption('#model', 'photo');
+    await page.selectOption('#scale', '2');
+    await page.focus('#denoise');
+    for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowLeft'); // 0.50 -> 0.25 in steps of 0.05
+    assert.equal(await page.textContent('#denoise-value'), '0.25');
+    const isPost = (response: PageResponse): boolean => response.request().method() === 'POST' && /\/api\/jobs$/.test(response.url());
+    const [created] = await Promise.all([page.waitForResponse(isPost), dropFile(page, 'denoise.png', small)]);
+    assert.equal(created.status(), 201);
+    const { id } = (await created.json()) as { id: string };
+    await page.waitForSelector(`li.job[data-job-id="${id}"][data-status="done"]`, { timeout: 60_000 });
+    assert.match((await page.textContent(`li.job[data-job-id="${id}"] .job-label`)) ?? '', /^photo denoise 0\.25 x2$/);
+    await page.waitForSelector('#result-view:not([hidden])');
+    assert.match((await page.textContent('#compare-right-label')) ?? '', /photo denoise 0\.25 x2/);
+    // The request carried it (without, the job would say the default, 0.5), and the server ran it at that strength:
+    // the job's options and the output's provenance say so.
+    const job = (await (await fetch(`${server.url}api/jobs/${id}`)).json()) as { options: { denoise?: number } };
+    assert.equal(job.options.denoise, 0.25);
+    const result = Buffer.from(await (await fetch(`${server.url}api/jobs/${id}/result`)).arrayBuffer());
+    assert.match((await sharp(result).metadata()).xmp?.toString() ?? '', /upscale:Denoise="0\.25"/);
+    // Back to a model without one: hidden, and not sent (the server refuses a strength for nearest with a 400).
+    await page.selectOption('#model', 'nearest');
+    assert.equal(await page.isVisible('#denoise'), false);
+    const [plain] = await Promise.all([page.waitForResponse(isPost), dropFile(page, 'plain.png', small)]);
+    assert.equal(plain.status(), 201, await plain.text());
+    assert.equal(((await plain.json()) as { options: { denoise?: number } }).options.denoise, undefined);
     assert.deepEqual(pageErrors, []);
   });
 });

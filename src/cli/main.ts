@@ -16,7 +16,7 @@ import { registerModelsCommand } from './models-command.js';
 import { registerVideoCommand } from './video-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { createProgressView } from './progress.js';
-import { box, positiveInt, positiveNumber, tileSize } from './parsers.js';
+import { box, positiveInt, positiveNumber, tileSize, unitInterval } from './parsers.js';
 
 interface CliOptions {
   output?: string;
@@ -30,6 +30,7 @@ interface CliOptions {
   lossless?: boolean;
   tile?: number | 'auto';
   threads?: number;
+  denoise?: number;
   recursive: boolean;
   overwrite: boolean;
   provenance: boolean;
@@ -60,6 +61,7 @@ Examples:
   upscale photo.jpg                       photo@4x.jpg beside it (default model, x4)
   upscale photo.jpg -s 2.5 -o big.png     any factor, any output format
   upscale photo.jpg --fit 3840x2160       largest size that fits in 4K
+  upscale old.jpg -m photo --denoise 0.8  a noisy or JPEG-blocky photo: denoise as it enlarges
   upscale scans/ -r -o out/ -m bicubic    a whole tree, mirrored into out/
   upscale anim.gif -s 2                   animated GIF, WebP and APNG stay animated
   upscale video clip.mp4 -s 2             a video, with its audio and subtitles (see upscale video --help)
@@ -78,6 +80,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
     .option('-o, --output <path>', 'output file (one input) or directory')
     .option('-s, --scale <factor>', 'enlargement factor, e.g. 2, 4 or 2.5 (default: the model\'s scale)', positiveNumber)
     .option('-m, --model <model>', 'model id (see `upscale models`) or a model file (.onnx, .pth, .safetensors, NCNN .param)')
+    .option('--denoise <0-1>', 'denoise strength of the photo model: 0 keeps grain and detail, 1 removes noise, blur and JPEG blocks (default: 0.5)', unitInterval)
     .option('--width <px>', 'output width (keeps the aspect ratio unless --height is given too)', positiveInt)
     .option('--height <px>', 'output height', positiveInt)
     .option('--fit <WxH>', 'largest size that fits in a box, e.g. 3840x2160', box)
@@ -142,6 +145,7 @@ async function runUpscale(inputs: string[], options: CliOptions): Promise<number
   try {
     upscaler = await createUpscaler({
       model: options.model,
+      denoise: options.denoise,
       tileSize: options.tile,
       threads: options.threads,
       maxInputPixels: options.maxPixels,

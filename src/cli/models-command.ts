@@ -102,9 +102,9 @@ function summary(entry: Pick<LibraryEntry, 'architectureName' | 'scale' | 'param
 }
 
 function formatInfo(described: Record<string, unknown>): string {
-  const lines = Object.entries(described)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${`${k}:`.padEnd(18)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  const entries = Object.entries(described).filter(([, v]) => v !== undefined);
+  const width = Math.max(...entries.map(([k]) => k.length)) + 2;
+  const lines = entries.map(([k, v]) => `${`${k}:`.padEnd(width)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   return `${lines.join('\n')}\n`;
 }
 

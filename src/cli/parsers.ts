@@ -25,6 +25,13 @@ export function nonNegativeInt(value: string): number {
   return n;
 }
 
+/** A strength from 0 to 1 (`--denoise`). */
+export function unitInterval(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`Expected a number from 0 to 1, got "${value}".`);
+  return n;
+}
+
 /** `WxH`, e.g. `3840x2160`. */
 export function box(value: string): { width: number; height: number } {
   const match = /^(\d+)x(\d+)$/i.exec(value.trim());

@@ -11,7 +11,7 @@ import { createUpscaler, type Upscaler } from '../upscaler.js';
 import { DEFAULT_VIDEO_SCALE, isVideoContainer, locateFfmpeg, upscaleVideo, VIDEO_CODECS, workDirFor, type VideoCodec, type VideoProgress } from '../video/index.js';
 import { formatDuration } from './progress.js';
 import { sizeLabel } from './inputs.js';
-import { box, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, tileSize } from './parsers.js';
+import { box, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, tileSize, unitInterval } from './parsers.js';
 
 interface VideoCliOptions {
   output?: string;
@@ -20,6 +20,7 @@ interface VideoCliOptions {
   height?: number;
   fit?: { width: number; height: number };
   model?: string;
+  denoise?: number;
   codec?: VideoCodec;
   crf?: number;
   preset?: string;
@@ -72,6 +73,7 @@ export function registerVideoCommand(program: Command, setExitCode: (code: numbe
     .option('--height <px>', 'output height', positiveInt)
     .option('--fit <WxH>', 'largest size that fits in a box, e.g. 1920x1080', box)
     .option('-m, --model <model>', 'model id (see `upscale models`) or a model file')
+    .option('--denoise <0-1>', 'denoise strength of the photo model (default: 0.5)', unitInterval)
     .addOption(new Option('--codec <codec>', 'video codec of the output').choices(VIDEO_CODECS).default('h264'))
     .option('--crf <n>', 'quality: lower is better and larger (default: 18 h264, 22 h265, 35 av1)', nonNegativeInt)
     .option('--preset <name>', 'encoder preset (default: medium; a number for av1)')
@@ -123,7 +125,7 @@ async function runVideo(input: string, options: VideoCliOptions): Promise<number
   const view = createVideoProgress(!options.quiet && !options.json && process.stderr.isTTY === true, options.verbose && !options.quiet);
   try {
     const tools = await locateFfmpeg();
-    upscaler = await createUpscaler({ model: options.model, tileSize: options.tile, threads: options.threads });
+    upscaler = await createUpscaler({ model: options.model, denoise: options.denoise, tileSize: options.tile, threads: options.threads });
     const result = await upscaleVideo(upscaler, input, output, {
       ...(sized ? size : { scale: DEFAULT_VIDEO_SCALE }),
       codec: options.codec,

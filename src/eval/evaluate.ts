@@ -39,6 +39,8 @@ export interface EvalOptions {
    * Outputs need at least 96x96 pixels after shaving. @default false
    */
   niqe?: boolean | undefined;
+  /** Denoise strength for the models that have one (`photo`); the others ignore it. @default the model's own */
+  denoise?: number | undefined;
   /** Checked between images (and between tiles inside a model); cancelling throws an UpscaleError `ABORTED`. */
   signal?: AbortSignal | undefined;
   onProgress?: ((event: EvalProgress) => void) | undefined;
@@ -116,7 +118,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
   for (const [index, model] of models.entries()) {
     throwIfAborted(signal);
     onProgress?.({ stage: 'model', model, index, total: models.length });
-    const upscaler = await createUpscaler({ model });
+    const upscaler = await upscalerWithDenoise(model, options.denoise);
     try {
       results.push(await evaluateModel(upscaler, images, pairs, options));
     } finally {
@@ -204,6 +206,14 @@ async function checkModels(models: readonly string[]): Promise<void> {
     const upscaler = await createUpscaler({ model });
     await upscaler.dispose();
   }
+}
+
+/** The model with the denoise strength asked, when it has one (built-in families load their weights lazily). */
+export async function upscalerWithDenoise(model: string, denoise: number | undefined): Promise<Upscaler> {
+  const plain = await createUpscaler({ model });
+  if (denoise === undefined || plain.model.denoise === undefined) return plain;
+  await plain.dispose();
+  return createUpscaler({ model, denoise });
 }
 
 /** Runs the model once on a small corner of the first LR image: loads the weights, warms the first-run paths. */

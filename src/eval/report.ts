@@ -3,6 +3,7 @@
  */
 import { basename, dirname, resolve } from 'node:path';
 import type { EvalReport } from './evaluate.js';
+import type { NoReferenceReport } from './no-reference.js';
 
 export interface FormatOptions {
   /** Add a table with every image's PSNR, SSIM, NIQE (when measured) and time. @default false */
@@ -44,6 +45,19 @@ export function formatReport(report: EvalReport, options: FormatOptions = {}): s
     formatSeconds(m.secondsPerOutputMegapixel),
   ]);
   parts.push(markdownTable(['model', 'PSNR (dB)', 'SSIM', ...niqeHeader, 's/MP'], summary));
+  return `${parts.join('\n\n')}\n`;
+}
+
+/** A no-reference report as text: a title line, a per-image table when asked, then NIQE and s/MP per model. */
+export function formatNoReferenceReport(report: NoReferenceReport, options: FormatOptions = {}): string {
+  const imageCount = report.models[0]?.images.length ?? 0;
+  const parts = [`${datasetLabel(report.inputs)} x${report.scale}, ${imageCount} image${imageCount === 1 ? '' : 's'}, no reference (NIQE: lower is better)`];
+  if (options.perImage) {
+    const rows = report.models.flatMap((m) => m.images.map((i) => [i.name, m.model, formatNiqe(i.niqe), formatSeconds(i.seconds)]));
+    parts.push(markdownTable(['image', 'model', 'NIQE', 'seconds'], rows));
+  }
+  const summary = report.models.map((m) => [m.model, formatNiqe(m.meanNiqe), formatSeconds(m.secondsPerOutputMegapixel)]);
+  parts.push(markdownTable(['model', 'NIQE', 's/MP'], summary));
   return `${parts.join('\n\n')}\n`;
 }
 

@@ -21,17 +21,32 @@ import type { ModelChoice, ModelDescriptor } from './types.js';
  */
 export const DEFAULT_MODEL = 'fast';
 
+/** What is chosen along with the model. */
+export interface ModelSettings {
+  /** Denoise strength 0..1, for a model that has one (`photo`); an error for the others. */
+  denoise?: number | undefined;
+}
+
 /**
  * Built-in networks load lazily, one native scale at a time; an .onnx file is loaded at once, so that a broken
  * file is reported before any image is read.
  */
-export async function resolveModel(spec: string = DEFAULT_MODEL, options: SessionOptions = {}): Promise<ModelChoice> {
+export async function resolveModel(spec: string = DEFAULT_MODEL, options: SessionOptions = {}, settings: ModelSettings = {}): Promise<ModelChoice> {
+  const choice = await resolveModelName(spec, options, settings);
+  if (settings.denoise !== undefined && choice.descriptor.denoise === undefined) {
+    const withDenoise = listBuiltinModels().filter((m) => m.denoise !== undefined).map((m) => m.id);
+    throw new UpscaleError('INVALID_OPTION', `model "${spec}" has no denoise strength (models with one: ${withDenoise.join(', ')})`);
+  }
+  return choice;
+}
+
+async function resolveModelName(spec: string, options: SessionOptions, settings: ModelSettings): Promise<ModelChoice> {
   const name = spec.toLowerCase();
   const classical = classicalModel(name);
   if (classical !== undefined) {
     return { descriptor: classical.descriptor, scales: [classical.descriptor.scale], load: async () => classical };
   }
-  const builtin = builtinChoice(name, options);
+  const builtin = builtinChoice(name, options, settings.denoise);
   if (builtin !== undefined) return builtin;
   const entry = libraryEntry(name);
   if (entry !== undefined) {

@@ -23,6 +23,11 @@ export interface ModelDescriptor {
   readonly quality?: Readonly<Record<string, { readonly psnr: number; readonly ssim: number }>>;
   /** Seconds per output megapixel at x4 on the 2-core reference machine (`npm run bench`). */
   readonly secondsPerMegapixel?: number;
+  /**
+   * Denoise strength 0..1 of a model that has one (`photo`): the strength in use once chosen, the default in a
+   * family's listing. Absent for models without it.
+   */
+  readonly denoise?: number;
 }
 
 /** A model as named by the user: its description, and a loader for each native scale it comes in. */

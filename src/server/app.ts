@@ -59,7 +59,7 @@ export async function buildApp(store: JobStore, options: NormalizedServerOptions
 
   app.post('/api/jobs', async (request, reply) => {
     if (!request.isMultipart()) {
-      throw new ApiError(400, 'BAD_REQUEST', 'expected a multipart/form-data body with a "file" part (the image) and text fields (model, scale, width, height, fit, format)');
+      throw new ApiError(400, 'BAD_REQUEST', 'expected a multipart/form-data body with a "file" part (the image) and text fields (model, scale, width, height, fit, format, denoise)');
     }
     const fields = new Map<string, string>();
     let file: { filename: string; bytes: Buffer } | undefined;
@@ -155,7 +155,7 @@ function toApiError(error: FastifyError, options: NormalizedServerOptions): ApiE
       return new ApiError(400, 'BAD_REQUEST', 'expected one file per job, got several');
     case 'FST_PARTS_LIMIT':
     case 'FST_FIELDS_LIMIT':
-      return new ApiError(400, 'BAD_REQUEST', 'too many form fields (expected file, model, scale, width, height, fit, format)');
+      return new ApiError(400, 'BAD_REQUEST', 'too many form fields (expected file, model, scale, width, height, fit, format, denoise)');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return new ApiError(400, 'BAD_REQUEST', 'expected a multipart/form-data body');

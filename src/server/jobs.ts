@@ -41,7 +41,8 @@ export interface Job {
   /** Place in the queue while queued: 0 = next. */
   readonly position?: number;
   readonly input: { readonly name: string; readonly bytes: number; readonly width: number; readonly height: number; readonly format: InputFormat; readonly frames: number };
-  readonly options: { readonly model: string; readonly scale?: number; readonly width?: number; readonly height?: number; readonly fit?: string; readonly format: FileFormat };
+  /** `denoise`: the strength used by a model that has one (the one asked for, else the model's default). */
+  readonly options: { readonly model: string; readonly denoise?: number; readonly scale?: number; readonly width?: number; readonly height?: number; readonly fit?: string; readonly format: FileFormat };
   readonly output?: { readonly name: string; readonly width: number; readonly height: number; readonly format: FileFormat; readonly bytes: number; readonly frames: number; readonly model: string; readonly milliseconds: number };
   readonly progress: JobProgress;
   readonly error?: { readonly code: string; readonly message: string };
@@ -135,11 +136,24 @@ const EXTENSION: Readonly<Record<FileFormat, string>> = {
 
 const ONE_FRAME_FORMATS: ReadonlySet<FileFormat> = new Set(['jpeg', 'tiff', 'avif']);
 
+/**
+ * Upscalers made for a denoise strength asked for, kept at most (the least recently used go first). A strength is
+ * any number from 0 to 1, so keeping one upscaler per strength for the server's lifetime would have no bound.
+ */
+const MAX_STRENGTH_UPSCALERS = 4;
+
+interface CachedUpscaler {
+  readonly upscaler: Promise<Upscaler>;
+  /** Made for a denoise strength asked for (counted against MAX_STRENGTH_UPSCALERS). */
+  readonly strength: boolean;
+}
+
 export class JobStore {
   private readonly jobs = new Map<string, JobRecord>();
   private readonly queue: JobRecord[] = [];
   private running: JobRecord | undefined;
-  private readonly upscalers = new Map<string, Promise<Upscaler>>();
+  /** By model and denoise strength (upscalerKey), least recently used first. */
+  private readonly upscalers = new Map<string, CachedUpscaler>();
   /** The finished job whose tiles are still served, until the next job starts. */
   private lastPreview: JobRecord | undefined;
   private closed = false;
@@ -178,7 +192,8 @@ export class JobStore {
     if (frames > 1 && ONE_FRAME_FORMATS.has(outputFormat)) {
       throw new ApiError(400, 'INVALID_OPTION', `${name}: animated image (${frames} frames) cannot be written as ${outputFormat.toUpperCase()}, which holds one frame; choose gif, webp, png or apng`);
     }
-    const upscaler = await this.upscalerFor(request.model);
+    // Also refuses a denoise strength for a model without one (400 INVALID_OPTION), before anything is queued.
+    const upscaler = await this.upscalerFor(request);
     const size = sizeRequest(request);
     const target = resolveTargetSize({ width, height }, size, upscaler.model.scale);
     if (target.width * target.height > maxOutputPixels) {
@@ -200,6 +215,7 @@ export class JobStore {
         input: { name, bytes: bytes.length, width, height, format, frames },
         options: {
           model: request.model,
+          ...(upscaler.model.denoise === undefined ? {} : { denoise: upscaler.model.denoise }),
           ...(request.scale === undefined ? {} : { scale: request.scale }),
           ...(request.width === undefined ? {} : { width: request.width }),
           ...(request.height === undefined ? {} : { height: request.height }),
@@ -296,7 +312,7 @@ export class JobStore {
     this.closed = true;
     for (const record of [...this.queue, ...(this.running === undefined ? [] : [this.running])]) this.stop(record);
     await this.running?.settled;
-    const upscalers = await Promise.allSettled(this.upscalers.values());
+    const upscalers = await Promise.allSettled([...this.upscalers.values()].map((cached) => cached.upscaler));
     this.upscalers.clear();
     for (const result of upscalers) if (result.status === 'fulfilled') await result.value.dispose().catch(() => undefined);
   }
@@ -342,15 +358,37 @@ export class JobStore {
     this.finish(record, 'cancelled');
   }
 
-  private upscalerFor(model: string): Promise<Upscaler> {
-    let upscaler = this.upscalers.get(model);
-    if (upscaler === undefined) {
-      const { tileSize, threads, maxPixels, maxOutputPixels } = this.options;
-      upscaler = createUpscaler({ model, tileSize, threads, maxInputPixels: maxPixels, maxOutputPixels });
-      this.upscalers.set(model, upscaler);
-      upscaler.catch(() => this.upscalers.delete(model));
+  /** One upscaler per model and denoise strength, made on first use and kept (see MAX_STRENGTH_UPSCALERS). */
+  private upscalerFor(request: Pick<JobRequest, 'model' | 'denoise'>): Promise<Upscaler> {
+    const key = upscalerKey(request);
+    const cached = this.upscalers.get(key);
+    if (cached !== undefined) {
+      this.upscalers.delete(key); // most recently used last
+      this.upscalers.set(key, cached);
+      return cached.upscaler;
     }
+    const { model, denoise } = request;
+    const { tileSize, threads, maxPixels, maxOutputPixels } = this.options;
+    const upscaler = createUpscaler({ model, denoise, tileSize, threads, maxInputPixels: maxPixels, maxOutputPixels });
+    this.upscalers.set(key, { upscaler, strength: denoise !== undefined });
+    upscaler.then(
+      () => this.evictStrengths(),
+      () => {
+        if (this.upscalers.get(key)?.upscaler === upscaler) this.upscalers.delete(key);
+      },
+    );
     return upscaler;
+  }
+
+  /** Frees the least recently used upscalers made for a strength beyond the limit, never the running job's. */
+  private evictStrengths(): void {
+    const running = this.running === undefined ? undefined : upscalerKey(this.running.request);
+    const keys = [...this.upscalers].filter(([key, cached]) => cached.strength && key !== running).map(([key]) => key);
+    for (const key of keys.slice(0, Math.max(0, keys.length - MAX_STRENGTH_UPSCALERS))) {
+      const cached = this.upscalers.get(key)!;
+      this.upscalers.delete(key);
+      void cached.upscaler.then((upscaler) => upscaler.dispose()).catch(() => undefined);
+    }
   }
 
   /** Starts the next queued job when none is running: one inference at a time. */
@@ -423,7 +461,7 @@ export class JobStore {
     };
 
     try {
-      const upscaler = await this.upscalerFor(request.model);
+      const upscaler = await this.upscalerFor(request);
       const result = await upscaler.upscaleFile(record.inputPath, record.outputPath, {
         ...sizeRequest(request),
         format: job.options.format,
@@ -480,6 +518,10 @@ function publicError(error: unknown, record: JobRecord): { code: string; message
   let message = error instanceof Error ? error.message : String(error);
   for (const path of [record.inputPath, record.outputPath, record.dir]) message = message.split(path).join(name);
   return { code: isUpscaleError(error) ? error.code : 'INTERNAL', message };
+}
+
+function upscalerKey(request: Pick<JobRequest, 'model' | 'denoise'>): string {
+  return `${request.model}\n${request.denoise ?? ''}`;
 }
 
 function sizeRequest(request: JobRequest): SizeRequest {

@@ -132,9 +132,14 @@ export interface JobRequest {
   readonly fit?: { readonly width: number; readonly height: number };
   /** Undefined: the input's format when writable, else PNG (decided once the input is known). */
   readonly format?: FileFormat;
+  /**
+   * Denoise strength 0..1, for a model that has one (`photo`); undefined: the model's default. Whether the model
+   * has one is checked when the job is created (the library refuses it for the others).
+   */
+  readonly denoise?: number;
 }
 
-const FIELDS = new Set(['model', 'scale', 'width', 'height', 'fit', 'format']);
+const FIELDS = new Set(['model', 'scale', 'width', 'height', 'fit', 'format', 'denoise']);
 
 /**
  * Validates the text fields of a job's form. Models are only the listed ids (built in, their aliases and
@@ -175,6 +180,12 @@ export function parseJobFields(fields: ReadonlyMap<string, string>): JobRequest 
     const name = format.trim().toLowerCase() === 'jpg' ? 'jpeg' : format.trim().toLowerCase();
     if (!isFileFormat(name)) throw bad(`Expected format to be one of png, jpeg, webp, avif, tiff, gif, apng, got "${clip(format)}"`);
     request.format = name;
+  }
+  const denoise = fields.get('denoise');
+  if (denoise !== undefined && denoise !== '') {
+    const n = Number(denoise);
+    if (!(/^\s*\d*\.?\d+\s*$/.test(denoise) && n >= 0 && n <= 1)) throw bad(`Expected denoise to be a number from 0 to 1, got "${clip(denoise)}"`);
+    request.denoise = n;
   }
   return request;
 }

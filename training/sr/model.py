@@ -57,3 +57,29 @@ def build(name: str, scale: int) -> PlainSR:
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def widen(state: dict, small: PlainSR, big: PlainSR, generator: torch.Generator) -> dict:
+    """Weights for `big` (same depth and scale, more channels) that compute exactly what `small` computes.
+
+    The old channels keep their weights; each new channel gets He-initialised incoming weights and zero outgoing
+    weights (every conv's input slots for new channels, the tail's included), so the output is unchanged at the
+    start and the new channels start to matter as training gives them outgoing weights. A warm start for a wider
+    network from a trained narrow one (the same idea as Net2WiderNet, Chen et al. 2016, without copies to untie).
+    """
+    if (small.scale, small.convs) != (big.scale, big.convs) or big.channels < small.channels:
+        raise ValueError('widen: same scale and depth, and at least as many channels, required')
+    c = small.channels
+    out = {}
+    for name, target in big.state_dict().items():
+        old = state[name]
+        new = torch.zeros_like(target)
+        if name.endswith('bias'):
+            new[: old.shape[0]] = old
+        else:
+            fan_in = target.shape[1] * 9
+            new[old.shape[0]:] = torch.randn(new[old.shape[0]:].shape, generator=generator) * (2 / fan_in) ** 0.5
+            new[: old.shape[0], : old.shape[1]] = old  # input slots of new channels stay 0 for old outputs
+        out[name] = new
+    assert all(state[k].shape[0] in (c, 3 * small.scale ** 2) for k in state)
+    return out

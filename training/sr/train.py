@@ -26,7 +26,7 @@ from PIL import Image
 
 from .data import PairedImages, RealisticBatches, list_images
 from .degrade import PRESETS, degrade_task
-from .model import build, count_params
+from .model import build, count_params, widen
 
 EVAL = Path(__file__).resolve().parents[3] / 'shared' / 'eval'
 
@@ -91,7 +91,8 @@ def main() -> None:
     ap.add_argument('--out', type=Path, required=True)
     ap.add_argument('--resume', action='store_true')
     ap.add_argument('--init', type=Path, default=None,
-                    help="warm start: a checkpoint whose EMA weights start this new run (new optimizer and schedule)")
+                    help="warm start: a checkpoint whose EMA weights start this new run (new optimizer and schedule); "
+                         "a narrower network of the same depth is widened first (model.widen)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -122,7 +123,13 @@ def main() -> None:
         it = ck['iteration']
     elif args.init is not None:
         # Warm restart: a new cosine cycle from a trained network gets further than extending the old one.
-        weights = torch.load(args.init, map_location='cpu')['ema']
+        init = torch.load(args.init, map_location='cpu')
+        weights = init['ema']
+        if init['args']['arch'] != args.arch:
+            # A wider network from a trained narrow one: same function at the start (model.widen).
+            small = build(init['args']['arch'], init['args']['scale'])
+            weights = widen(weights, small, model, torch.Generator().manual_seed(args.seed))
+            print(f"widened {init['args']['arch']} -> {args.arch}", flush=True)
         model.load_state_dict(weights)
         ema.load_state_dict(weights)
 

@@ -73,6 +73,7 @@ export function createJob(file: Blob, name: string, job: JobRequest): Promise<Jo
     if (size.height !== undefined) form.set('height', String(size.height));
   }
   if (job.format) form.set('format', job.format);
+  if (job.denoise !== undefined) form.set('denoise', String(job.denoise));
   form.set('file', file, name); // last: a streaming server reads the fields before the file
   return json<Job>('api/jobs', { method: 'POST', body: form });
 }

@@ -33,8 +33,15 @@ export function sizeLabel(options: JobOptions): string {
   return parts.join(' ') || 'x4';
 }
 
+/** A denoise strength as the slider shows it: `0.35`. */
+export function strength(denoise: number): string {
+  return denoise.toFixed(2);
+}
+
+/** The model (with its denoise strength, when it has one) and the size: `fast x2`, `photo denoise 0.30 x4`. */
 export function jobLabel(job: Job): string {
-  return `${job.options.model} ${sizeLabel(job.options)}`;
+  const { model, denoise } = job.options;
+  return `${model}${denoise === undefined ? '' : ` denoise ${strength(denoise)}`} ${sizeLabel(job.options)}`;
 }
 
 export function statusLabel(job: Job): string {

@@ -3,11 +3,11 @@ import './style.css';
 import { cancelJob, createJob, deleteJob, fetchInput, followJob, listJobs, listModels, resultUrl } from './api.js';
 import { currentResult, hideCompare, initCompare, layoutCompare, preferLeft, showCompare } from './compare.js';
 import { byId, download } from './dom.js';
-import { jobLabel, sizeLabel } from './format.js';
+import { jobLabel } from './format.js';
 import { initIntake } from './intake.js';
 import { hideLive, layoutLive, showLive } from './live.js';
 import { messageOf, notify, reportError } from './notify.js';
-import { allModels, initOptions, modelOptions, readRequest, setModels } from './options.js';
+import { allModels, denoiseFor, initOptions, modelOptions, readRequest, setModels } from './options.js';
 import { renderQueue } from './queue.js';
 import type { JobEntry } from './store.js';
 import { store } from './store.js';
@@ -78,11 +78,13 @@ async function tryAnotherModel(): Promise<void> {
   button.disabled = true;
   try {
     const blob = await fetchInput(entry.job.id);
-    const created = await submit(blob, entry.job.input.name, { model, size: sizeOf(entry.job), format: entry.job.options.format }, entry.group);
+    const denoise = denoiseFor(model);
+    const request: JobRequest = { model, size: sizeOf(entry.job), format: entry.job.options.format, ...(denoise !== undefined ? { denoise } : {}) };
+    const created = await submit(blob, entry.job.input.name, request, entry.group);
     if (created) {
       preferLeft(created.job.id, `job:${entry.job.id}`);
       store.select(created.job.id);
-      notify(`Running ${model} ${sizeLabel(entry.job.options)} on ${entry.job.input.name}; when it is done, the slider compares it with ${entry.job.options.model}.`, 'info');
+      notify(`Running ${jobLabel(created.job)} on ${entry.job.input.name}; when it is done, the slider compares it with ${entry.job.options.model}.`, 'info');
     }
   } catch (error) {
     reportError('The second model could not start', error);

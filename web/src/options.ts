@@ -1,12 +1,15 @@
 /**
- * The settings form: model (with its measured quality and speed), size (scale, width/height or a box to fit) and
- * output format. `readRequest()` turns it into a validated `JobRequest` or throws a message for people.
+ * The settings form: model (with its measured quality and speed), its denoise strength when it has one, size
+ * (scale, width/height or a box to fit) and output format. `readRequest()` turns it into a validated `JobRequest`
+ * or throws a message for people.
  */
 import { append, byId, h } from './dom.js';
-import { set5x4, speed } from './format.js';
+import { set5x4, speed, strength } from './format.js';
 import type { JobRequest, ModelDescriptor, SizeRequest } from './types.js';
 
 let models: ModelDescriptor[] = [];
+/** The denoise strength set on the slider, per model id (until then, the model's default). */
+const chosenDenoise = new Map<string, number>();
 
 export function modelById(id: string): ModelDescriptor | undefined {
   return models.find((model) => model.id === id || model.aliases?.includes(id));
@@ -41,6 +44,26 @@ export function modelOptions(select: HTMLSelectElement, selected: string, exclud
   }
 }
 
+/**
+ * The denoise strength to send with a job of this model: the one last set on the slider for it, else the model's
+ * default; undefined for a model without one (the field is then not sent).
+ */
+export function denoiseFor(id: string): number | undefined {
+  const model = modelById(id);
+  if (model?.denoise === undefined) return undefined;
+  return chosenDenoise.get(model.id) ?? model.denoise;
+}
+
+/** The slider shows only for a model with a denoise strength, at the strength last chosen for it or its default. */
+function syncDenoise(): void {
+  const model = modelById(byId<HTMLSelectElement>('model').value);
+  const value = model === undefined ? undefined : denoiseFor(model.id);
+  byId('denoise-row').hidden = value === undefined;
+  if (value === undefined) return;
+  byId<HTMLInputElement>('denoise').value = String(value);
+  byId('denoise-value').textContent = strength(value);
+}
+
 export function setModels(list: ModelDescriptor[]): void {
   models = list;
   const select = byId<HTMLSelectElement>('model');
@@ -51,6 +74,7 @@ export function setModels(list: ModelDescriptor[]): void {
 }
 
 function showModelInfo(): void {
+  syncDenoise();
   const info = byId('model-info');
   const model = modelById(byId<HTMLSelectElement>('model').value);
   if (!model) {
@@ -90,6 +114,12 @@ function syncSizeFields(): void {
 
 export function initOptions(): void {
   byId('model').addEventListener('change', showModelInfo);
+  byId('denoise').addEventListener('input', () => {
+    const model = modelById(byId<HTMLSelectElement>('model').value);
+    const value = Number(byId<HTMLInputElement>('denoise').value);
+    if (model !== undefined) chosenDenoise.set(model.id, value);
+    byId('denoise-value').textContent = strength(value);
+  });
   for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="size-mode"]')) {
     radio.addEventListener('change', syncSizeFields);
   }
@@ -135,5 +165,6 @@ function readSize(): SizeRequest {
 export function readRequest(): JobRequest {
   const model = byId<HTMLSelectElement>('model').value;
   if (!model) throw new Error('No model is available yet');
-  return { model, size: readSize(), format: byId<HTMLSelectElement>('format').value };
+  const denoise = denoiseFor(model);
+  return { model, size: readSize(), format: byId<HTMLSelectElement>('format').value, ...(denoise !== undefined ? { denoise } : {}) };
 }

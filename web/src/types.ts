@@ -17,6 +17,8 @@ export interface ModelDescriptor {
   parameters?: number;
   quality?: Record<string, QualityScore>;
   secondsPerMegapixel?: number;
+  /** Denoise strength 0..1 of a model that has one (`photo`): its default in the model list. */
+  denoise?: number;
 }
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -35,6 +37,8 @@ export interface Size {
 
 export interface JobOptions {
   model: string;
+  /** The denoise strength used, for a model that has one. */
+  denoise?: number;
   scale?: number;
   width?: number;
   height?: number;
@@ -94,6 +98,8 @@ export interface JobRequest {
   size: SizeRequest;
   /** Empty: the input's format when writable. */
   format: string;
+  /** Denoise strength 0..1, only for a model that has one. */
+  denoise?: number;
 }
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(['done', 'failed', 'cancelled']);

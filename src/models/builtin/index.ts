@@ -22,11 +22,14 @@ const CONVERTER_VERSION = 'tfjs-layers-to-onnx 2';
 /** A built-in family: what it is, and how to load one of its native scales. */
 interface BuiltinFamily {
   readonly descriptor: ModelDescriptor & { readonly scales: readonly number[] };
-  load(scale: number, options: SessionOptions): Promise<NetworkModel>;
+  load(scale: number, options: SessionOptions, denoise?: number): Promise<NetworkModel>;
 }
 
 const FAMILIES: readonly BuiltinFamily[] = [
-  ...OWN_FAMILIES.map((family) => ({ descriptor: family.descriptor, load: (scale: number, options: SessionOptions) => loadOwn(family, scale, options) })),
+  ...OWN_FAMILIES.map((family) => ({
+    descriptor: family.descriptor,
+    load: (scale: number, options: SessionOptions, denoise?: number) => loadOwn(family, scale, options, denoise),
+  })),
   ...UPSCALERJS_FAMILIES.map((family) => ({
     descriptor: family.descriptor,
     load: (scale: number, options: SessionOptions) => loadVariant(family, scale, options),
@@ -37,8 +40,11 @@ export function listBuiltinModels(): ModelDescriptor[] {
   return FAMILIES.map((family) => family.descriptor);
 }
 
-/** The built-in model a name refers to, or undefined when it is not one. */
-export function builtinChoice(spec: string, options: SessionOptions = {}): ModelChoice | undefined {
+/**
+ * The built-in model a name refers to, or undefined when it is not one. `denoise` sets the strength of a family
+ * that has one (its descriptor then carries the strength in use); other families ignore it.
+ */
+export function builtinChoice(spec: string, options: SessionOptions = {}, denoise?: number): ModelChoice | undefined {
   const match = /^(.*?)(?:-x(\d+))?$/.exec(spec);
   const base = match?.[1] ?? spec;
   const family = FAMILIES.find((f) => f.descriptor.id === base || f.descriptor.aliases?.includes(base));
@@ -51,8 +57,13 @@ export function builtinChoice(spec: string, options: SessionOptions = {}): Model
     );
   }
   const scales = only === undefined ? family.descriptor.scales : [only];
-  const descriptor = only === undefined ? family.descriptor : { ...family.descriptor, id: spec, scale: only, scales };
-  return { descriptor, scales, load: (scale) => family.load(scale, options) };
+  const strength = family.descriptor.denoise === undefined ? undefined : denoise ?? family.descriptor.denoise;
+  const descriptor = {
+    ...family.descriptor,
+    ...(only !== undefined && { id: spec, scale: only, scales }),
+    ...(strength !== undefined && { denoise: strength }),
+  };
+  return { descriptor, scales, load: (scale) => family.load(scale, options, strength) };
 }
 
 async function loadVariant(family: UpscalerJsFamily, scale: number, options: SessionOptions): Promise<NetworkModel> {

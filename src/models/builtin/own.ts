@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { UpscaleError } from '../../errors.js';
+import { interpolateOnnxWeights } from '../../onnx/interpolate.js';
 import type { SessionOptions } from '../../runtime/onnx.js';
 import { loadVariantBytes } from './variant.js';
 import type { ModelDescriptor, NetworkModel } from '../types.js';
@@ -12,6 +13,11 @@ export interface OwnFamily {
   readonly descriptor: ModelDescriptor & { readonly scales: readonly number[] };
   /** ONNX file per native scale, in models/ at the package root. */
   readonly files: Readonly<Record<number, string>>;
+  /**
+   * For a family with a denoise strength: the network at strength 0 per scale, same graph as `files` (strength 1).
+   * A strength in between blends the two networks' weights (DNI, onnx/interpolate.ts).
+   */
+  readonly denoiseBase?: Readonly<Record<number, string>>;
 }
 
 export const OWN_FAMILIES: readonly OwnFamily[] = [
@@ -39,19 +45,47 @@ export const OWN_FAMILIES: readonly OwnFamily[] = [
       secondsPerMegapixel: 0.11,
     },
   },
+  {
+    // Strength 1 is fast x4 fine-tuned on realistic degradations; strength 0 is fast x4 as first shipped (same
+    // 8-conv, 32-feature graph), so any strength between is one blend of the two (models/photo-x4.md).
+    files: { 4: 'photo-x4.onnx' },
+    denoiseBase: { 4: 'photo-x4-base.onnx' },
+    descriptor: {
+      id: 'photo',
+      name: 'photo (upscale)',
+      kind: 'network',
+      scale: 4,
+      scales: [4],
+      description: 'Our own compact CNN for real photos: removes noise, blur and JPEG blocks as it enlarges, by a denoise strength 0..1',
+      suits: 'real photos: old digicam and phone shots, web JPEGs, scans',
+      license: 'MIT (this project), trained on ../shared/train',
+      source: 'models/photo-x4.onnx, models/photo-x4-base.onnx (model card models/photo-x4.md)',
+      parameters: 70_256,
+      denoise: 0.5,
+      secondsPerMegapixel: 0.11,
+    },
+  },
 ];
 
-export async function loadOwn(family: OwnFamily, scale: number, options: SessionOptions): Promise<NetworkModel> {
+/** Loads one scale of a family; `denoise` (0..1) only for a family with a denoise strength, else its default. */
+export async function loadOwn(family: OwnFamily, scale: number, options: SessionOptions, denoise?: number): Promise<NetworkModel> {
   const id = `${family.descriptor.id}-x${scale}`;
   const file = family.files[scale];
   if (file === undefined) throw new UpscaleError('MODEL_NOT_FOUND', `${family.descriptor.id} has no x${scale} network`);
+  const strong = await readWeights(file, id);
+  const baseFile = family.denoiseBase?.[scale];
+  const strength = denoise ?? family.descriptor.denoise;
+  if (baseFile === undefined || strength === undefined) return loadVariantBytes(strong, family.descriptor, scale, options);
+  const bytes = interpolateOnnxWeights(await readWeights(baseFile, id), strong, strength);
+  return loadVariantBytes(bytes, { ...family.descriptor, denoise: strength }, scale, options);
+}
+
+async function readWeights(file: string, id: string): Promise<Uint8Array> {
   // models/ sits at the package root, one level above both src/ and dist/.
   const url = new URL(`../../../models/${file}`, import.meta.url);
-  let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(await readFile(url));
+    return new Uint8Array(await readFile(url));
   } catch (error) {
     throw new UpscaleError('MODEL_NOT_FOUND', `weights of ${id} are missing (${url.pathname}); reinstall the package`, { cause: error });
   }
-  return loadVariantBytes(bytes, family.descriptor, scale, options);
 }
