@@ -1,10 +1,12 @@
 /**
- * Before/after crops for the docs: regions of the bundled synthetic picture (assets/sample.png) enlarged x4 by
- * nearest (the input pixels, as blocks), bicubic, lanczos3 and each model named on the command line, side by side,
- * each panel labelled underneath. One small PNG per region in docs/crops/.
+ * Before/after crops for the docs: regions of a picture (by default the bundled synthetic assets/sample.png)
+ * enlarged x4 by nearest (the input pixels, as blocks), bicubic, lanczos3 and each model named on the command line,
+ * side by side, each panel labelled underneath. One small PNG per region in docs/crops/.
  *
- * Run: node --import tsx scripts/make-crops.ts [models] [--out docs/crops]
- *   models  comma-separated ids or .onnx paths added after the classical panels, e.g. esrgan-slim,esrgan-thick
+ * Run: node --import tsx scripts/make-crops.ts [models] [--out docs/crops] [--input photo.png --region name:x,y,w,h ...]
+ *   models  comma-separated ids or .onnx paths added after the classical panels, e.g. esrgan-slim,esrgan-thick;
+ *           `photo@0.3` is the photo model at denoise strength 0.3
+ *   --input another picture, with its regions (input pixels) given by --region (repeatable)
  * The whole picture is upscaled (so networks see the context around a region), then the regions are cut out.
  */
 import { mkdirSync } from 'node:fs';
@@ -33,27 +35,33 @@ const REGIONS = [
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { out: { type: 'string', default: fileURLToPath(new URL('../docs/crops/', import.meta.url)) } },
+  options: {
+    out: { type: 'string', default: fileURLToPath(new URL('../docs/crops/', import.meta.url)) },
+    input: { type: 'string', default: SAMPLE },
+    region: { type: 'string', multiple: true, default: [] },
+  },
 });
 const extra = positionals.join(',').split(',').filter((m) => m !== '' && !BASELINE.includes(m));
 const models = [...BASELINE, ...extra];
+const regions = values.region.length === 0 ? REGIONS : values.region.map(parseRegion);
 
-const { raster: sample } = await decodeImage(SAMPLE, { maxPixels: Infinity });
+const { raster: sample } = await decodeImage(values.input, { maxPixels: Infinity });
 const enlarged: { label: string; raster: Raster }[] = [];
-for (const model of models) {
-  const upscaler = await createUpscaler({ model });
+for (const spec of models) {
+  const [model, strength] = spec.split('@') as [string, string | undefined];
+  const upscaler = await createUpscaler({ model, denoise: strength === undefined ? undefined : Number(strength) });
   try {
     const started = performance.now();
     const raster = await upscaler.upscale(sample, { width: sample.width * SCALE, height: sample.height * SCALE });
-    process.stderr.write(`${model}: ${((performance.now() - started) / 1000).toFixed(2)} s\n`);
-    enlarged.push({ label: label(model), raster });
+    process.stderr.write(`${spec}: ${((performance.now() - started) / 1000).toFixed(2)} s\n`);
+    enlarged.push({ label: strength === undefined ? label(model) : `${model} denoise ${strength}`, raster });
   } finally {
     await upscaler.dispose();
   }
 }
 
 mkdirSync(values.out, { recursive: true });
-for (const region of REGIONS) {
+for (const region of regions) {
   const panelWidth = region.width * SCALE;
   const panelHeight = region.height * SCALE;
   const width = enlarged.length * panelWidth + (enlarged.length + 1) * GAP;
@@ -72,6 +80,14 @@ for (const region of REGIONS) {
     .png({ compressionLevel: 9, adaptiveFiltering: true })
     .toFile(file);
   process.stderr.write(`${file}: ${region.title}, ${info.width}x${info.height}, ${(info.size / 1024).toFixed(0)} KiB\n`);
+}
+
+/** `name:x,y,width,height` in input pixels. */
+function parseRegion(text: string): { name: string; title: string; x: number; y: number; width: number; height: number } {
+  const match = /^([\w-]+):(\d+),(\d+),(\d+),(\d+)$/.exec(text);
+  if (match === null) throw new Error(`--region: expected name:x,y,width,height, got "${text}"`);
+  const [x, y, width, height] = match.slice(2).map(Number) as [number, number, number, number];
+  return { name: match[1]!, title: match[1]!, x, y, width, height };
 }
 
 /** The panel caption: the model as typed (a file's name without folders or `.onnx`), the input pixels marked. */

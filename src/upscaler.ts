@@ -26,9 +26,10 @@ import { TOOL_NAME } from './version.js';
 
 export interface UpscalerOptions {
   /**
-   * A built-in network (`fast`, `esrgan-thick`, `esrgan-medium`, `esrgan-slim`, or one scale of one:
-   * `esrgan-thick-x2`), a classical method (`lanczos3`, `bicubic`, `bilinear`, `nearest`) or a path to an .onnx model.
-   * @default 'fast'
+   * A built-in network (`photo`, `fast`, `esrgan-thick`, `esrgan-medium`, `esrgan-slim`, or one scale of one:
+   * `esrgan-thick-x2`), a classical method (`lanczos3`, `bicubic`, `bilinear`, `nearest`), a model of the user's
+   * library, or a model file (.onnx, .pth, .safetensors, NCNN .param).
+   * @default 'photo' (DEFAULT_MODEL)
    */
   model?: string | undefined;
   /**

@@ -64,7 +64,8 @@ test('default run: the default AI model, <name>@4x.<ext> beside the input, with 
   assert.deepEqual(await size(out), [768, 512]);
   assert.match(r.stdout, /sample\.png -> .*sample@4x\.png \(192x128 -> 768x512/);
   const tags = exif(out);
-  assert.equal(tags['XMP:Model'], 'fast-x4');
+  assert.equal(tags['XMP:Model'], 'photo-x4');
+  assert.equal(tags['XMP:Denoise'], 0.5);
   assert.equal(tags['XMP:DigitalSourceType'], 'http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicallyEnhanced');
   assert.match(String(tags['XMP:ModelSHA256']), /^[0-9a-f]{64}$/);
   rmSync(out);

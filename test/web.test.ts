@@ -65,7 +65,7 @@ describe('web app', { skip, timeout: 240_000 }, () => {
   it('lists the models with their measured quality and speed', async () => {
     const ids = await page.$$eval('#model option', (options) => options.map((o) => (o as HTMLOptionElement).value));
     for (const id of ['fast', 'esrgan-thick', 'nearest', 'bicubic', 'lanczos3']) assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
-    assert.equal(await page.inputValue('#model'), 'fast');
+    assert.equal(await page.inputValue('#model'), 'photo');
     const figures = async (): Promise<Record<string, string>> =>
       Object.fromEntries(
         await page.$$eval('#model-info .figures > div', (pairs) => pairs.map((pair) => [pair.querySelector('dt')?.textContent, pair.querySelector('dd')?.textContent])),

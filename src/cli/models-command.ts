@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { isUpscaleError, type UpscaleErrorCode } from '../errors.js';
 import { importModelFile } from '../models/import.js';
 import { addToLibrary, libraryDirectory, libraryEntry, removeFromLibrary, type LibraryEntry } from '../models/library.js';
-import { builtinModels, isBuiltinName, listModels } from '../models/registry.js';
+import { builtinModels, DEFAULT_MODEL, isBuiltinName, listModels } from '../models/registry.js';
 import type { ModelDescriptor } from '../models/types.js';
 
 /** Failures of the request (exit 2) rather than of the machine (exit 1). */
@@ -125,6 +125,7 @@ export function formatModels(models: readonly ModelDescriptor[]): string {
     line(header),
     ...rows.map(line),
     '',
+    `Default: ${DEFAULT_MODEL} (our model for real photos, denoise 0.5; -m fast for clean images and graphics).`,
     'Built-in networks pick the variant for the factor asked (-m esrgan-thick -s 2 runs the x2 network); name one with',
     '-m esrgan-thick-x2. Speed: seconds per output megapixel on a 2-core CPU (docs/performance.md); quality:',
     'upscale eval on Set5 (docs/quality.md). Add your own models (PyTorch, safetensors, NCNN, ONNX) with',

@@ -74,7 +74,7 @@ export interface EvalImageResult {
 }
 
 export interface EvalModelResult {
-  /** The model's id as the registry names it (`bicubic` for `cubic`; the path for an .onnx file). */
+  /** The model's id as the registry names it (`bicubic` for `cubic`; the path for an .onnx file), with ` denoise <s>` for a model that has a denoise strength. */
   readonly model: string;
   readonly images: readonly EvalImageResult[];
   /** Mean of the per-image PSNRs, as papers report. */
@@ -134,7 +134,7 @@ async function evaluateModel(
   pairs: PairCache,
   { scale, signal, onProgress, niqe: withNiqe }: EvalOptions,
 ): Promise<EvalModelResult> {
-  const model = upscaler.model.id;
+  const model = modelLabel(upscaler);
   const measured: EvalImageResult[] = [];
   let seconds = 0;
   let outputPixels = 0;
@@ -214,6 +214,12 @@ export async function upscalerWithDenoise(model: string, denoise: number | undef
   if (denoise === undefined || plain.model.denoise === undefined) return plain;
   await plain.dispose();
   return createUpscaler({ model, denoise });
+}
+
+/** The model's id as the registry names it, with ` denoise <s>` when it has a denoise strength. */
+export function modelLabel(upscaler: Upscaler): string {
+  const { id, denoise } = upscaler.model;
+  return denoise === undefined ? id : `${id} denoise ${denoise}`;
 }
 
 /** Runs the model once on a small corner of the first LR image: loads the weights, warms the first-run paths. */

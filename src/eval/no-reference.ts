@@ -9,7 +9,7 @@ import type { Raster } from '../image/raster.js';
 import { niqe, NIQE_BLOCK_SIZE } from '../metrics/index.js';
 import type { Upscaler } from '../upscaler.js';
 import { listDataset } from './dataset.js';
-import { MAX_EVAL_SCALE, MIN_EVAL_SCALE, upscalerWithDenoise } from './evaluate.js';
+import { MAX_EVAL_SCALE, MIN_EVAL_SCALE, modelLabel, upscalerWithDenoise } from './evaluate.js';
 
 export interface NoReferenceOptions {
   /** Directory of the low-resolution images to enlarge. */
@@ -79,10 +79,10 @@ export async function evaluateNoReference(options: NoReferenceOptions): Promise<
         images.push(result);
         seconds += elapsed;
         outputPixels += output.width * output.height;
-        options.onImage?.(labelOf(upscaler), index, files.length, result);
+        options.onImage?.(modelLabel(upscaler), index, files.length, result);
       }
       results.push({
-        model: labelOf(upscaler),
+        model: modelLabel(upscaler),
         images,
         meanNiqe: images.reduce((sum, r) => sum + r.niqe, 0) / images.length,
         secondsPerOutputMegapixel: seconds / (outputPixels / 1e6),
@@ -92,11 +92,6 @@ export async function evaluateNoReference(options: NoReferenceOptions): Promise<
   } finally {
     await Promise.all(upscalers.map((u) => u.dispose()));
   }
-}
-
-function labelOf(upscaler: Upscaler): string {
-  const { id, denoise } = upscaler.model;
-  return denoise === undefined ? id : `${id} denoise ${denoise}`;
 }
 
 function scoreNiqe(output: Raster, scale: number, file: string): number {

@@ -5,7 +5,7 @@
  */
 import { isUpscaleError, type UpscaleErrorCode } from '../errors.js';
 import { isFileFormat, type FileFormat } from '../image/index.js';
-import { isBuiltinName, listModels } from '../models/registry.js';
+import { DEFAULT_MODEL, isBuiltinName, listModels } from '../models/registry.js';
 
 export interface ServerOptions {
   /** TCP port; 0 picks a free one. @default 7860 */
@@ -151,7 +151,7 @@ export function parseJobFields(fields: ReadonlyMap<string, string>): JobRequest 
   for (const name of fields.keys()) {
     if (!FIELDS.has(name)) throw bad(`unknown field "${clip(name)}" (expected file, ${[...FIELDS].join(', ')})`);
   }
-  const model = (fields.get('model') ?? 'fast').trim().toLowerCase();
+  const model = (fields.get('model') ?? DEFAULT_MODEL).trim().toLowerCase();
   if (!isModelId(model)) {
     throw new ApiError(400, 'MODEL_NOT_FOUND', `unknown model "${clip(model)}" (expected one of ${listModels().map((m) => m.id).join(', ')})`);
   }

@@ -67,7 +67,8 @@ function syncDenoise(): void {
 export function setModels(list: ModelDescriptor[]): void {
   models = list;
   const select = byId<HTMLSelectElement>('model');
-  const current = select.value || 'fast';
+  // The library's default model (DEFAULT_MODEL), until the user picks another.
+  const current = select.value || 'photo';
   modelOptions(select, modelById(current) ? current : (list[0]?.id ?? ''));
   select.disabled = list.length === 0;
   showModelInfo();
