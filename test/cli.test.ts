@@ -179,7 +179,7 @@ test('bad models and options: one line, exit 2', () => {
   assert.match(r.stderr, /^upscale: random\.onnx: not an ONNX model/);
   r = upscale('sample.png', '-m', 'superres-9000');
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /unknown model "superres-9000" \(expected one of fast, esrgan-slim, esrgan-medium, esrgan-thick, nearest, bilinear, bicubic, lanczos3, or a model file: \.onnx, \.pth, \.pt, \.ckpt, \.safetensors, \.param, \.bin\)/);
+  assert.match(r.stderr, /unknown model "superres-9000" \(expected one of photo, fast, quality, esrgan-slim, esrgan-medium, esrgan-thick, nearest, bilinear, bicubic, lanczos3, or a model file: \.onnx, \.pth, \.pt, \.ckpt, \.safetensors, \.param, \.bin\)/);
   r = upscale('sample.png', '-s', 'abc');
   assert.equal(r.code, 2);
   assert.match(r.stderr, /option '-s, --scale <factor>' argument 'abc' is invalid\. Expected a number above 0, got "abc"\./);

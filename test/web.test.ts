@@ -71,13 +71,20 @@ describe('web app', { skip, timeout: 240_000 }, () => {
         await page.$$eval('#model-info .figures > div', (pairs) => pairs.map((pair) => [pair.querySelector('dt')?.textContent, pair.querySelector('dd')?.textContent])),
       );
     // The figures come from the model descriptors (what `upscale models` prints), not from the page's own code.
+    const photo = listModels().find((m) => m.id === 'photo')!;
+    assert.deepEqual(await figures(), {
+      'Set5 x4 PSNR': `${photo.quality!['Set5 x4']!.psnr.toFixed(2)} dB`,
+      's/MP': String(photo.secondsPerMegapixel),
+      Scales: 'native x4',
+    });
+    assert.match((await page.textContent('#model-info')) ?? '', /Our own compact CNN for real photos/);
     const fast = listModels().find((m) => m.id === 'fast')!;
+    await page.selectOption('#model', 'fast');
     assert.deepEqual(await figures(), {
       'Set5 x4 PSNR': `${fast.quality!['Set5 x4']!.psnr.toFixed(2)} dB`,
       's/MP': String(fast.secondsPerMegapixel),
       Scales: 'native x2, x4',
     });
-    assert.match((await page.textContent('#model-info')) ?? '', /Our own compact CNN/);
     await page.selectOption('#model', 'esrgan-thick');
     assert.deepEqual(await figures(), { 'Set5 x4 PSNR': '29.94 dB', 's/MP': '5.9', Scales: 'native x2, x3, x4, x8' });
     assert.match((await page.textContent('#model option[value="esrgan-thick"]')) ?? '', /29\.94 dB, 5\.9 s\/MP/);

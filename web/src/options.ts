@@ -67,9 +67,9 @@ function syncDenoise(): void {
 export function setModels(list: ModelDescriptor[]): void {
   models = list;
   const select = byId<HTMLSelectElement>('model');
-  // The library's default model (DEFAULT_MODEL), until the user picks another.
-  const current = select.value || 'photo';
-  modelOptions(select, modelById(current) ? current : (list[0]?.id ?? ''));
+  // The user's choice survives a refresh of the list; before any, the library's default model (DEFAULT_MODEL).
+  const current = [select.value, 'photo'].find((id) => modelById(id) !== undefined) ?? list[0]?.id ?? '';
+  modelOptions(select, current);
   select.disabled = list.length === 0;
   showModelInfo();
 }

@@ -25,6 +25,31 @@ export interface OwnFamily {
 
 export const OWN_FAMILIES: readonly OwnFamily[] = [
   {
+    // Strength 1 is fast x4 fine-tuned on realistic degradations; strength 0 is fast x4 as first shipped (same
+    // 8-conv, 32-feature graph), so any strength between is one blend of the two (models/photo-x4.md).
+    files: { 4: 'photo-x4.onnx' },
+    denoiseBase: { 4: 'photo-x4-base.onnx' },
+    descriptor: {
+      id: 'photo',
+      name: 'photo (upscale)',
+      kind: 'network',
+      scale: 4,
+      scales: [4],
+      description: 'Our own compact CNN for real photos: removes noise, blur and JPEG blocks as it enlarges, by a denoise strength 0..1',
+      suits: 'real photos: old digicam and phone shots, web JPEGs, scans',
+      license: 'MIT (this project), trained on ../shared/train',
+      source: 'models/photo-x4.onnx, models/photo-x4-base.onnx (model card models/photo-x4.md)',
+      parameters: 70_256,
+      denoise: 0.5,
+      // At the default strength, on the bicubic test sets (which it is not made for: fast is).
+      quality: {
+        'Set5 x4': { psnr: 30.11, ssim: 0.8518 },
+        'Set14 x4': { psnr: 27.38, ssim: 0.7381 },
+      },
+      secondsPerMegapixel: 0.11,
+    },
+  },
+  {
     files: { 2: 'fast-x2.onnx', 4: 'fast-x4.onnx' },
     descriptor: {
       id: 'fast',
@@ -71,31 +96,6 @@ export const OWN_FAMILIES: readonly OwnFamily[] = [
         'Set14 x4': { psnr: 27.9, ssim: 0.7645 },
       },
       secondsPerMegapixel: 0.98,
-    },
-  },
-  {
-    // Strength 1 is fast x4 fine-tuned on realistic degradations; strength 0 is fast x4 as first shipped (same
-    // 8-conv, 32-feature graph), so any strength between is one blend of the two (models/photo-x4.md).
-    files: { 4: 'photo-x4.onnx' },
-    denoiseBase: { 4: 'photo-x4-base.onnx' },
-    descriptor: {
-      id: 'photo',
-      name: 'photo (upscale)',
-      kind: 'network',
-      scale: 4,
-      scales: [4],
-      description: 'Our own compact CNN for real photos: removes noise, blur and JPEG blocks as it enlarges, by a denoise strength 0..1',
-      suits: 'real photos: old digicam and phone shots, web JPEGs, scans',
-      license: 'MIT (this project), trained on ../shared/train',
-      source: 'models/photo-x4.onnx, models/photo-x4-base.onnx (model card models/photo-x4.md)',
-      parameters: 70_256,
-      denoise: 0.5,
-      // At the default strength, on the bicubic test sets (which it is not made for: fast is).
-      quality: {
-        'Set5 x4': { psnr: 30.11, ssim: 0.8518 },
-        'Set14 x4': { psnr: 27.38, ssim: 0.7381 },
-      },
-      secondsPerMegapixel: 0.11,
     },
   },
 ];
