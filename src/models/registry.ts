@@ -16,10 +16,10 @@ import type { ModelChoice, ModelDescriptor } from './types.js';
 
 /**
  * The model used when none is named: our own `photo` at denoise 0.5, the best built-in model for a typical photo.
- * On 8 real photos (web JPEGs, camera shots) its x4 outputs score NIQE 6.21 against fast's 6.39, esrgan-thick's
+ * On 8 real photos (web JPEGs, camera shots) its x4 outputs score NIQE 6.21 against fast's 6.31, esrgan-thick's
  * 6.94 and bicubic's 7.65 (lower is better), and on the clean bicubic benchmark it still beats every model built in
- * before ours (Set5 x4 30.11 dB, esrgan-thick 29.94), at 0.11 s per output megapixel. `fast` stays the choice for
- * clean images and graphics (30.81 dB). docs/quality.md and models/photo-x4.md have the figures.
+ * before ours (Set5 x4 30.11 dB, esrgan-thick 29.94), at 0.1 s per output megapixel. `fast` (30.95 dB) and
+ * `quality` (31.16) are the choice for clean images and graphics. docs/quality.md and models/photo-x4.md have the figures.
  */
 export const DEFAULT_MODEL = 'photo';
 
