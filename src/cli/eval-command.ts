@@ -73,47 +73,43 @@ export function registerEvalCommand(program: Command): void {
         command.error('upscale: give either --dataset (ground truth) or --inputs (no reference)', { exitCode: 2, code: 'commander.invalidArgument' });
       }
       const progress = createProgressLine(process.stderr.isTTY === true && !options.json);
-      if (options.inputs !== undefined) {
-        let report;
+      // Usage errors (bad options, unknown or unusable model) exit 2 through commander; data errors are thrown.
+      const measure = async <T>(run: () => Promise<T>): Promise<T> => {
         try {
-          report = await evaluateNoReference({
-            inputs: options.inputs,
-            scale: options.scale,
-            models: options.model,
-            denoise: options.denoise,
-            onImage: (model, index, total, result) => progress.line(`${model}: ${index + 1}/${total} ${result.name} NIQE ${formatNiqe(result.niqe)}`),
-          });
+          return await run();
         } catch (error) {
-          progress.clear();
           if (isUpscaleError(error) && USAGE_CODES.has(error.code)) {
             command.error(`upscale: ${error.message}`, { exitCode: 2, code: 'commander.invalidArgument' });
           }
           throw error;
+        } finally {
+          progress.clear();
         }
-        progress.clear();
-        process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatNoReferenceReport(report, { perImage: options.perImage }));
-        return;
-      }
-      let report;
-      try {
-        report = await evaluate({
-          denoise: options.denoise,
-          dataset: options.dataset!,
-          lr: options.lr,
-          scale: options.scale,
-          models: options.model,
-          niqe: options.niqe,
-          onProgress: (event) => progress.update(event),
-        });
-      } catch (error) {
-        progress.clear();
-        if (isUpscaleError(error) && USAGE_CODES.has(error.code)) {
-          command.error(`upscale: ${error.message}`, { exitCode: 2, code: 'commander.invalidArgument' });
-        }
-        throw error;
-      }
-      progress.clear();
-      process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, { perImage: options.perImage }));
+      };
+      const { inputs, dataset } = options;
+      const text =
+        inputs !== undefined
+          ? await measure(() =>
+              evaluateNoReference({
+                inputs,
+                scale: options.scale,
+                models: options.model,
+                denoise: options.denoise,
+                onImage: (model, index, total, result) => progress.line(`${model}: ${index + 1}/${total} ${result.name} NIQE ${formatNiqe(result.niqe)}`),
+              }),
+            ).then((report) => (options.json ? JSON.stringify(report, null, 2) + '\n' : formatNoReferenceReport(report, { perImage: options.perImage })))
+          : await measure(() =>
+              evaluate({
+                dataset: dataset!,
+                lr: options.lr,
+                scale: options.scale,
+                models: options.model,
+                niqe: options.niqe,
+                denoise: options.denoise,
+                onProgress: (event) => progress.update(event),
+              }),
+            ).then((report) => (options.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report, { perImage: options.perImage })));
+      process.stdout.write(text);
     });
 }
 
