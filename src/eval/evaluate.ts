@@ -147,7 +147,7 @@ async function evaluateModel(
     const elapsed = (performance.now() - started) / 1000;
     const sr = to8Bit(output);
     const measures: EvalImageResult = { name: image.name, psnr: psnrY(sr, hr, scale), ssim: ssimY(sr, hr, scale), seconds: elapsed };
-    const result: EvalImageResult = withNiqe === true ? { ...measures, niqe: scoreNiqe(sr, scale, image) } : measures;
+    const result: EvalImageResult = withNiqe === true ? { ...measures, niqe: scoreNiqe(sr, scale, image.hr, `image is ${sr.width}x${sr.height} once cropped to a multiple of ${scale}`) } : measures;
     debug('eval %s x%d %s: %s dB, SSIM %s, %s s', model, scale, image.name, result.psnr.toFixed(2), result.ssim.toFixed(4), elapsed.toFixed(3));
     measured.push(result);
     seconds += elapsed;
@@ -164,14 +164,17 @@ async function evaluateModel(
   return withNiqe === true ? { ...summary, meanNiqe: mean(measured.map((r) => r.niqe ?? NaN)) } : summary;
 }
 
-/** NIQE of an output with the protocol's border shaved; an output too small for one block names the HR file. */
-function scoreNiqe(sr: Raster, scale: number, image: DatasetImage): number {
+/**
+ * NIQE of an 8-bit output with the protocol's border (`scale` pixels) shaved. An output too small for one block is
+ * an error naming `file` and saying what is too small (`subject`, e.g. `image is 90x90 once cropped...`).
+ */
+export function scoreNiqe(sr: Raster, scale: number, file: string, subject: string): number {
   const minimum = NIQE_BLOCK_SIZE + 2 * scale;
   if (sr.width < minimum || sr.height < minimum) {
     throw new UpscaleError(
       'INPUT_UNSUPPORTED',
-      `image is ${sr.width}x${sr.height} once cropped to a multiple of ${scale}, too small for NIQE: at least ${minimum}x${minimum} is needed (one ${NIQE_BLOCK_SIZE}x${NIQE_BLOCK_SIZE} block after shaving ${scale} pixels per border)`,
-      { file: image.hr },
+      `${subject}, too small for NIQE: at least ${minimum}x${minimum} is needed (one ${NIQE_BLOCK_SIZE}x${NIQE_BLOCK_SIZE} block after shaving ${scale} pixels per border)`,
+      { file },
     );
   }
   return niqe(sr, { cropBorder: scale });
@@ -257,7 +260,7 @@ class PairCache {
 }
 
 /** Models return the depth of their input, 8 here; a 16-bit output is rounded down to 8 bits like an 8-bit file. */
-function to8Bit(raster: Raster): Raster {
+export function to8Bit(raster: Raster): Raster {
   if (raster.depth === 8) return raster;
   const data = new Uint8Array(raster.data.length);
   for (let i = 0; i < data.length; i++) data[i] = Math.round((raster.data[i] as number) / 257);

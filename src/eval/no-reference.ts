@@ -5,11 +5,9 @@
  */
 import { throwIfAborted, UpscaleError } from '../errors.js';
 import { decodeImage } from '../image/index.js';
-import type { Raster } from '../image/raster.js';
-import { niqe, NIQE_BLOCK_SIZE } from '../metrics/index.js';
 import type { Upscaler } from '../upscaler.js';
 import { listDataset } from './dataset.js';
-import { MAX_EVAL_SCALE, MIN_EVAL_SCALE, modelLabel, upscalerWithDenoise } from './evaluate.js';
+import { MAX_EVAL_SCALE, MIN_EVAL_SCALE, modelLabel, scoreNiqe, to8Bit, upscalerWithDenoise } from './evaluate.js';
 
 export interface NoReferenceOptions {
   /** Directory of the low-resolution images to enlarge. */
@@ -75,7 +73,7 @@ export async function evaluateNoReference(options: NoReferenceOptions): Promise<
         const started = performance.now();
         const output = await upscaler.upscale(raster, { scale, signal });
         const elapsed = (performance.now() - started) / 1000;
-        const result = { name: file.name, niqe: scoreNiqe(output, scale, file.hr), seconds: elapsed };
+        const result = { name: file.name, niqe: scoreNiqe(to8Bit(output), scale, file.hr, `output is ${output.width}x${output.height}`), seconds: elapsed };
         images.push(result);
         seconds += elapsed;
         outputPixels += output.width * output.height;
@@ -92,13 +90,4 @@ export async function evaluateNoReference(options: NoReferenceOptions): Promise<
   } finally {
     await Promise.all(upscalers.map((u) => u.dispose()));
   }
-}
-
-function scoreNiqe(output: Raster, scale: number, file: string): number {
-  const minimum = NIQE_BLOCK_SIZE + 2 * scale;
-  if (output.width < minimum || output.height < minimum) {
-    throw new UpscaleError('INPUT_UNSUPPORTED', `output is ${output.width}x${output.height}, too small for NIQE (at least ${minimum}x${minimum})`, { file });
-  }
-  const eightBit = output.depth === 8 ? output : { ...output, depth: 8 as const, data: Uint8Array.from(output.data, (v) => Math.round(v / 257)) };
-  return niqe(eightBit, { cropBorder: scale });
 }
