@@ -35,7 +35,7 @@ interface Case<P> {
 
 const esrganBase = { inChannels: 3, outChannels: 3, features: 8, growth: 4, plus: false } as const;
 const compactBase = { inChannels: 3, outChannels: 3, features: 8 } as const;
-const spanBase = { inChannels: 3, outChannels: 3, features: 4, blocks: 6 } as const;
+const spanBase = { inChannels: 3, outChannels: 3, features: 4, blocks: 6, fused: false, catChannels: 4 } as const;
 
 const CASES: readonly Case<unknown>[] = [
   { fixture: 'esrgan-x4', architecture: esrgan, params: { ...esrganBase, layout: 'basicsr', blocks: 2, upsamplings: 2, unshuffle: 1 } satisfies EsrganParams, sizeMultiple: 1, receptiveField: 16 },
@@ -48,6 +48,7 @@ const CASES: readonly Case<unknown>[] = [
   { fixture: 'compact-x1', architecture: compact, params: { ...compactBase, convs: 2, scale: 1 } satisfies CompactParams, sizeMultiple: 1, receptiveField: 4 },
   { fixture: 'span-x4', architecture: span, params: { ...spanBase, scale: 4, norm: true } satisfies SpanParams, sizeMultiple: 1, receptiveField: 21 },
   { fixture: 'span-x2', architecture: span, params: { ...spanBase, scale: 2, norm: false } satisfies SpanParams, sizeMultiple: 1, receptiveField: 21 },
+  { fixture: 'span-fused-x4', architecture: span, params: { ...spanBase, scale: 4, norm: true, fused: true, catChannels: 3 } satisfies SpanParams, sizeMultiple: 1, receptiveField: 21 },
 ] as Case<unknown>[];
 
 async function checkAgainstReference(fixture: Fixture, onnx: Uint8Array): Promise<number> {
@@ -138,7 +139,7 @@ test('span: the paper-sized x4 model (48 features) folds to the 426K parameters 
   conv3xc('conv_2', 48, 48);
   conv('upsampler.0', 48, 48, 3);
   const params = span.detect(weights);
-  assert.deepEqual(params, { inChannels: 3, outChannels: 3, features: 48, blocks: 6, scale: 4, norm: true });
+  assert.deepEqual(params, { inChannels: 3, outChannels: 3, features: 48, blocks: 6, scale: 4, norm: true, fused: false, catChannels: 48 });
   assert.equal(span.describe(weights, params).details['foldedParameters'], 426_288);
 });
 
@@ -160,7 +161,7 @@ const WRONG_SHAPES: readonly { fixture: string; architecture: Architecture<unkno
   { fixture: 'compact-x4', architecture: compact as Architecture<unknown>, key: 'body.4.weight' },
   { fixture: 'compact-x4', architecture: compact as Architecture<unknown>, key: 'body.5.weight' },
   { fixture: 'span-x4', architecture: span as Architecture<unknown>, key: 'block_3.c2_r.conv.1.weight' },
-  { fixture: 'span-x4', architecture: span as Architecture<unknown>, key: 'conv_cat.weight' },
+  { fixture: 'span-fused-x4', architecture: span as Architecture<unknown>, key: 'block_2.c3_r.eval_conv.weight' },
 ];
 
 for (const { fixture: name, architecture, key } of WRONG_SHAPES) {

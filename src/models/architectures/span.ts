@@ -3,14 +3,18 @@
  * github.com/hongyuanyu/SPAN, basicsr/archs/span_arch.py), as spandrel and traiNNer-redux load it: a `no_norm` buffer
  * turns the input normalisation off, and the number of blocks (6 in the paper) is read from the keys.
  *
- * Keys: conv_1, block_1..block_6 (SPAB: c1_r, c2_r, c3_r), conv_2 are Conv3XC layers, each with a 1x1 skip `sk`,
- * `conv.0` (1x1, expands ×2) → `conv.1` (3x3 on the zero-padded input) → `conv.2` (1x1), and `eval_conv`, the 3x3
- * conv those fold into. The reference recomputes `eval_conv` from the branches on every forward at inference, so the
- * stored one (possibly stale) is ignored here too: the branches are folded the same way, in float64.
+ * Keys: conv_1, block_1..block_6 (SPAB: c1_r, c2_r, c3_r), conv_2 are Conv3XC layers. A training checkpoint holds
+ * each one's branches: a 1x1 skip `sk`, `conv.0` (1x1, expands ×2) → `conv.1` (3x3 on the zero-padded input) →
+ * `conv.2` (1x1), and `eval_conv`, the 3x3 conv those fold into. The reference recomputes `eval_conv` from the
+ * branches on every forward at inference, so the stored one (possibly stale) is ignored here too: the branches are
+ * folded the same way, in float64. A re-parameterised ("fused") checkpoint, as the NTIRE 2024-2026 efficient-SR
+ * entries ship them, holds only the `eval_conv` of each layer, used as it is.
  *
- * forward: x = (x − rgb_mean)·255 (unless `no_norm`); f = conv_1(x); SPAB(x): o1 = c1_r(x),
- * o3 = c3_r(silu(c2_r(silu(o1)))), out = (o3 + x)·(sigmoid(o3) − 0.5); b1 = block_1(f) ... bN = block_N(bN-1);
- * conv_cat (1x1) over [f, conv_2(bN), b1, block_N's o1]; upsampler.0 (3x3 to out·scale²) and pixel shuffle.
+ * forward: x = (x − rgb_mean)·255 (unless `no_norm`); f = conv_1(x); SPAB(x): o1 = c1_r(x), a1 = silu(o1),
+ * o3 = c3_r(silu(c2_r(a1))), out = (o3 + x)·(sigmoid(o3) − 0.5), and it also returns o1 — but the reference's SiLU
+ * runs in place (`nn.SiLU(inplace=True)`), so the tensor it returns is a1, not the raw conv output. b1 = block_1(f)
+ * ... bN = block_N(bN-1); conv_cat (1x1) over [f, conv_2(bN), b1, block_N's a1]; upsampler.0 (3x3 to out·scale²)
+ * and pixel shuffle.
  */
 import { GraphBuilder, attr } from '../../onnx/index.js';
 import type { StateDict, WeightTensor } from '../weights/tensor.js';
@@ -27,6 +31,10 @@ export interface SpanParams {
   readonly scale: number;
   /** Subtract the DIV2K mean and multiply by 255 first (false when the checkpoint has `no_norm`). */
   readonly norm: boolean;
+  /** Re-parameterised checkpoint: each Conv3XC is stored only as its folded 3x3 `eval_conv`. */
+  readonly fused: boolean;
+  /** conv_cat's output channels: `features` in the paper, fewer in some slimmed challenge entries. */
+  readonly catChannels: number;
 }
 
 const RGB_MEAN = [0.4488, 0.4371, 0.404];
@@ -88,7 +96,7 @@ function foldedParameters(p: SpanParams): number {
   const nf = p.features;
   const conv3x3 = (cin: number, cout: number): number => cout * cin * 9 + cout;
   const conv3xcs = conv3x3(p.inChannels, nf) + (3 * p.blocks + 1) * conv3x3(nf, nf);
-  return conv3xcs + (4 * nf * nf + nf) + conv3x3(nf, p.outChannels * p.scale * p.scale);
+  return conv3xcs + (4 * nf * p.catChannels + p.catChannels) + conv3x3(p.catChannels, p.outChannels * p.scale * p.scale);
 }
 
 export const span: Architecture<SpanParams> = {
@@ -96,19 +104,23 @@ export const span: Architecture<SpanParams> = {
   name: 'SPAN',
 
   detect(weights) {
-    const keys = ['conv_1.sk.weight', 'conv_1.conv.0.weight', 'block_1.c1_r.sk.weight', 'conv_cat.weight', 'conv_2.sk.weight', 'upsampler.0.weight'];
-    if (!hasAll(weights, ...keys)) return undefined;
-    const first = shapeOf(weights, 'conv_1.sk.weight');
+    // Training checkpoints carry the branches (`sk`, `conv.*`); fused ones only `eval_conv`.
+    const fused = !weights.has('conv_1.sk.weight');
+    const layer = fused ? 'eval_conv' : 'sk';
+    const keys = [`conv_1.${layer}.weight`, `block_1.c1_r.${layer}.weight`, 'conv_cat.weight', `conv_2.${layer}.weight`, 'upsampler.0.weight'];
+    if (!hasAll(weights, ...keys) || (!fused && !weights.has('conv_1.conv.0.weight'))) return undefined;
+    const first = shapeOf(weights, `conv_1.${layer}.weight`);
     const last = shapeOf(weights, 'upsampler.0.weight');
-    if (first?.length !== 4 || last?.length !== 4) return undefined;
+    const cat = shapeOf(weights, 'conv_cat.weight');
+    if (first?.length !== 4 || last?.length !== 4 || cat?.length !== 4) return undefined;
     const [features, inChannels] = first as [number, number];
     const layout = pixelShuffleChannels(last[0] as number, inChannels);
     if (layout === undefined) return undefined;
-    const blocks = countSequence(weights, (i) => `block_${i + 1}.c1_r.sk.weight`);
+    const blocks = countSequence(weights, (i) => `block_${i + 1}.c1_r.${layer}.weight`);
     const norm = !weights.has('no_norm');
     // The mean subtracted has three channels.
     if (blocks < 1 || (norm && inChannels !== 3)) return undefined;
-    return { inChannels, outChannels: layout.outChannels, features, blocks, scale: layout.scale, norm };
+    return { inChannels, outChannels: layout.outChannels, features, blocks, scale: layout.scale, norm, fused, catChannels: cat[0] as number };
   },
 
   describe(weights, p) {
@@ -124,14 +136,17 @@ export const span: Architecture<SpanParams> = {
       bytesPerInputPixel: 4 * (8 * p.features + 2 * p.outChannels * p.scale * p.scale),
       parameters: countParameters(weights),
       // What the network runs with once each Conv3XC is folded into one 3x3 conv (the figure the paper reports).
-      details: { blocks: p.blocks, features: p.features, norm: p.norm, foldedParameters: foldedParameters(p) },
+      details: { blocks: p.blocks, features: p.features, norm: p.norm, fused: p.fused, foldedParameters: foldedParameters(p) },
     };
   },
 
   toOnnx(weights, p) {
     const nf = p.features;
     const g = new GraphBuilder({ name: 'span' });
-    const conv3xc = (x: string, prefix: string, cin: number): string => conv2d(g, x, foldConv3XC(weights, prefix, cin, nf), prefix);
+    const conv3xc = (x: string, prefix: string, cin: number): string =>
+      p.fused
+        ? checkedConv2d(g, x, weights, `${prefix}.eval_conv`, [nf, cin, 3, 3])
+        : conv2d(g, x, foldConv3XC(weights, prefix, cin, nf), prefix);
     const silu = (x: string): string => g.node('Mul', [x, g.node('Sigmoid', [x])]);
 
     let x = imageInput(g, p.inChannels);
@@ -142,18 +157,19 @@ export const span: Architecture<SpanParams> = {
     const features = conv3xc(x, 'conv_1', p.inChannels);
     let out = features;
     let block1Out = '';
-    let lastFirstConv = '';
+    let lastActivation = '';
     for (let b = 1; b <= p.blocks; b++) {
-      const o1 = conv3xc(out, `block_${b}.c1_r`, nf);
-      const o3 = conv3xc(silu(conv3xc(silu(o1), `block_${b}.c2_r`, nf)), `block_${b}.c3_r`, nf);
+      const a1 = silu(conv3xc(out, `block_${b}.c1_r`, nf));
+      const o3 = conv3xc(silu(conv3xc(a1, `block_${b}.c2_r`, nf)), `block_${b}.c3_r`, nf);
       const attention = g.node('Sub', [g.node('Sigmoid', [o3]), scalar(g, 'half', 0.5)]);
       out = g.node('Mul', [g.node('Add', [o3, out]), attention]);
       if (b === 1) block1Out = out;
-      lastFirstConv = o1;
+      lastActivation = a1;
     }
-    const cat = g.node('Concat', [features, conv3xc(out, 'conv_2', nf), block1Out, lastFirstConv], { axis: attr.int(1) });
-    const merged = checkedConv2d(g, cat, weights, 'conv_cat', [nf, 4 * nf, 1, 1]);
-    const upsampled = checkedConv2d(g, merged, weights, 'upsampler.0', [p.outChannels * p.scale * p.scale, nf, 3, 3]);
+    const cat = g.node('Concat', [features, conv3xc(out, 'conv_2', nf), block1Out, lastActivation], { axis: attr.int(1) });
+    // Some slimmed entries merge into fewer channels than the body carries; the upsampler follows conv_cat.
+    const merged = checkedConv2d(g, cat, weights, 'conv_cat', [p.catChannels, 4 * nf, 1, 1]);
+    const upsampled = checkedConv2d(g, merged, weights, 'upsampler.0', [p.outChannels * p.scale * p.scale, p.catChannels, 3, 3]);
     return finishModel(g, p.scale > 1 ? pixelShuffle(g, upsampled, p.scale) : upsampled, span.describe(weights, p), 'SPAN');
   },
 };

@@ -16,9 +16,10 @@ export type { StateDict, StoredDtype, WeightTensor } from './tensor.js';
 
 /**
  * Keys under which training frameworks store the weights, most preferred first: BasicSR and Real-ESRGAN keep the
- * EMA weights (the better ones) in `params_ema` beside `params`.
+ * EMA weights (the better ones) in `params_ema` beside `params`; PyTorch's own checkpoint recipe, which many
+ * challenge repositories follow, uses `model_state_dict`.
  */
-const STATE_DICT_KEYS = ['params_ema', 'params', 'state_dict', 'model', 'net', 'netG'] as const;
+const STATE_DICT_KEYS = ['params_ema', 'params', 'state_dict', 'model_state_dict', 'model', 'net', 'netG'] as const;
 
 /** Files larger than this are refused before reading; the largest SR models are a few hundred MB. */
 const MAX_WEIGHTS_BYTES = 2 * 1024 ** 3;
