@@ -4,12 +4,18 @@
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { UpscaleError } from '../errors.js';
+import { fromHalfBits, toHalfBits } from '../float16.js';
 
 export interface TensorShapeInfo {
   readonly name: string;
   /** Numbers for fixed dimensions, strings for symbolic ones, undefined where the model says nothing. */
   readonly dims: readonly (number | string | undefined)[];
+  /** Element type as onnxruntime names it (`float32`, `float16`...), undefined where the model says nothing. */
+  readonly type?: string;
 }
+
+/** Image tensor types a model may take and give; float16 ones are converted at the edges, the network unchanged. */
+const IMAGE_TYPES = ['float32', 'float16'] as const;
 
 export interface SessionOptions {
   /** Threads for one inference. @default the number of CPU cores */
@@ -21,7 +27,7 @@ export interface SessionOptions {
 /** Where a model keeps the channel axis: NCHW (PyTorch, most SR models) or NHWC (TensorFlow exports). */
 export type TensorLayout = 'nchw' | 'nhwc';
 
-/** A float32 NCHW image tensor: batch 1. */
+/** A float32 NCHW image tensor: batch 1 (a float16 model gets and gives float32 too: run() converts at the edges). */
 export interface ImageTensor {
   readonly data: Float32Array;
   readonly channels: number;
@@ -64,7 +70,13 @@ export class OnnxSession {
         { file: label },
       );
     }
-    return new OnnxSession(session, label);
+    const created = new OnnxSession(session, label);
+    const inputType = created.input.type;
+    if (inputType !== undefined && !(IMAGE_TYPES as readonly string[]).includes(inputType)) {
+      await session.release();
+      throw new UpscaleError('MODEL_INVALID', `expected a float32 or float16 image input, got ${inputType}`, { file: label });
+    }
+    return created;
   }
 
   /**
@@ -72,10 +84,9 @@ export class OnnxSession {
    * channels-last (`layout: 'nhwc'`, as TensorFlow exports are) gets its input and output transposed here.
    */
   async run(image: ImageTensor, layout: TensorLayout = 'nchw'): Promise<ImageTensor> {
-    const feed =
-      layout === 'nchw'
-        ? new ort.Tensor('float32', image.data, [1, image.channels, image.height, image.width])
-        : new ort.Tensor('float32', toChannelsLast(image), [1, image.height, image.width, image.channels]);
+    const data = layout === 'nchw' ? image.data : toChannelsLast(image);
+    const dims = layout === 'nchw' ? [1, image.channels, image.height, image.width] : [1, image.height, image.width, image.channels];
+    const feed = this.input.type === 'float16' ? new ort.Tensor('float16', toHalfBits(data), dims) : new ort.Tensor('float32', data, dims);
     let result: ort.InferenceSession.ReturnType;
     try {
       result = await this.#session.run({ [this.input.name]: feed });
@@ -88,17 +99,18 @@ export class OnnxSession {
       feed.dispose();
     }
     const output = result[this.output.name];
-    if (output === undefined || output.type !== 'float32' || output.dims.length !== 4 || output.dims[0] !== 1) {
-      throw new UpscaleError('MODEL_INVALID', `expected a float32 NCHW output, got ${output?.type} [${output?.dims.join(', ')}]`, {
+    if (output === undefined || !(IMAGE_TYPES as readonly string[]).includes(output.type) || output.dims.length !== 4 || output.dims[0] !== 1) {
+      throw new UpscaleError('MODEL_INVALID', `expected a float32 or float16 NCHW output, got ${output?.type} [${output?.dims.join(', ')}]`, {
         file: this.#label,
       });
     }
+    const values = output.type === 'float16' ? fromHalfBits(output.data as Uint16Array) : (output.data as Float32Array);
     if (layout === 'nhwc') {
       const [, height = 0, width = 0, channels = 0] = output.dims;
-      return toChannelsFirst(output.data as Float32Array, channels, height, width);
+      return toChannelsFirst(values, channels, height, width);
     }
     const [, channels = 0, height = 0, width = 0] = output.dims;
-    return { data: output.data as Float32Array, channels, height, width };
+    return { data: values, channels, height, width };
   }
 
   async dispose(): Promise<void> {
@@ -108,7 +120,7 @@ export class OnnxSession {
 
 function describe(metadata: ort.InferenceSession.ValueMetadata | undefined, name: string | undefined): TensorShapeInfo {
   if (metadata === undefined || !metadata.isTensor) return { name: name ?? '', dims: [] };
-  return { name: metadata.name, dims: metadata.shape.map((d) => (typeof d === 'number' && d < 0 ? undefined : d)) };
+  return { name: metadata.name, dims: metadata.shape.map((d) => (typeof d === 'number' && d < 0 ? undefined : d)), type: metadata.type };
 }
 
 function firstLine(error: unknown): string {

@@ -2,6 +2,7 @@
  * Weights as read from PyTorch, safetensors or NCNN files: named tensors, always converted to float32 values, with
  * the dtype they were stored in kept for `upscale models info` and for the converters' checks.
  */
+import { halfToFloat } from '../../float16.js';
 
 /** Storage types the readers accept; every one is converted to float32 values on reading. */
 export type StoredDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -46,15 +47,6 @@ export const DTYPE_BYTES: Readonly<Record<StoredDtype, number>> = {
   BOOL: 1,
 };
 
-/** IEEE half → float. */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : NaN;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
 
 /**
  * Decodes `count` little-endian elements of `dtype` starting at `offset` of `bytes` into float32. The caller has
