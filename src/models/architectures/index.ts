@@ -6,13 +6,16 @@ import { UpscaleError } from '../../errors.js';
 import type { StateDict } from '../weights/tensor.js';
 import { compact } from './compact.js';
 import { esrgan } from './esrgan.js';
+import { imdn } from './imdn.js';
+import { rfdn } from './rfdn.js';
+import { rlfn } from './rlfn.js';
 import { span } from './span.js';
 import { swinir } from './swinir.js';
 import type { Architecture, ArchitectureDescription } from './types.js';
 
 export type { Architecture, ArchitectureDescription } from './types.js';
 
-export const ARCHITECTURES: readonly Architecture<unknown>[] = [esrgan, compact, span, swinir] as Architecture<unknown>[];
+export const ARCHITECTURES: readonly Architecture<unknown>[] = [esrgan, compact, span, swinir, rfdn, rlfn, imdn] as Architecture<unknown>[];
 
 export interface DetectedArchitecture {
   readonly architecture: Architecture<unknown>;
