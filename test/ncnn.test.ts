@@ -1,8 +1,11 @@
 /**
  * NCNN models (.param + .bin) converted to ONNX and run by onnxruntime, against PyTorch references written by
  * test/fixtures/pytorch/make_ncnn_fixtures.py into test/fixtures/ncnn/ (Real-ESRGAN's two structures, fp32 and
- * fp16-tagged weights, and one network using every other supported layer type). Tolerance 1e-4. Then the parser's
- * and the weight reader's errors.
+ * fp16-tagged weights, one network using every other supported layer type, one with every Pooling mode checked
+ * against a port of ncnn's pooling loops, and two small U-Nets without padding in Real-CUGAN's and waifu2x cunet's
+ * layer vocabularies: squeeze-excitation, InnerProduct, crops, and the border they eat, padded back in the graph).
+ * Tolerance 1e-4. Then the parser's and the weight reader's errors. The real waifu2x and Real-CUGAN models are in
+ * ncnn-models.test.ts.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +30,12 @@ interface Meta {
   readonly layers: number;
   readonly layer_types: readonly string[];
   readonly size_multiple?: number;
+  /** Input pixels the network eats on each side (networks without padding). */
+  readonly border?: number;
+  readonly tile_alignment?: number;
+  /** A second input of another size, and its reference output. */
+  readonly input2_shape?: readonly [number, number, number, number];
+  readonly output2_shape?: readonly [number, number, number, number];
 }
 
 async function readF32(path: string): Promise<Float32Array> {
@@ -71,7 +80,7 @@ after(async () => {
 
 // ---- against PyTorch --------------------------------------------------------------------------------------------
 
-for (const name of ['compact-x4', 'compact-x4-fp16', 'compact-x2-fp16', 'rrdb-x4', 'rrdb-x4-fp16', 'ops-x2']) {
+for (const name of ['compact-x4', 'compact-x4-fp16', 'compact-x2-fp16', 'rrdb-x4', 'rrdb-x4-fp16', 'ops-x2', 'pool-x2', 'cugan-like-x2', 'cunet-like-x2']) {
   test(`${name}: converted model matches PyTorch within ${TOLERANCE}`, async () => {
     const f = await fixture(name);
     const converted = ncnnToOnnx(f.param, f.bin, `${name}.param`);
@@ -96,8 +105,56 @@ for (const name of ['compact-x4', 'compact-x4-fp16', 'compact-x2-fp16', 'rrdb-x4
     const diff = maxAbsDiff(out.data, f.output);
     console.log(`${name}: max abs diff ${diff.toExponential(2)}, ${converted.parameters} parameters, receptive field ${converted.receptiveField}`);
     assert.ok(diff <= TOLERANCE, `max abs diff ${diff}`);
+
+    const border = f.meta.border ?? 0;
+    assert.deepEqual(converted.border, { top: border, bottom: border, left: border, right: border });
+    assert.equal(converted.tileAlignment, f.meta.tile_alignment ?? f.meta.size_multiple ?? 1);
+    const global = f.meta.layer_types.includes('InnerProduct');
+    assert.equal(converted.tilingSafe, !global);
+    assert.equal(info.metadata['upscale.tiling_safe'], global ? 'false' : undefined);
+    if (f.meta.input2_shape !== undefined && f.meta.output2_shape !== undefined) {
+      const second = await run(converted.onnx, await readF32(join(DIR, `${name}.input2.f32`)), f.meta.input2_shape);
+      assert.deepEqual(second.dims, f.meta.output2_shape);
+      const diff2 = maxAbsDiff(second.data, await readF32(join(DIR, `${name}.output2.f32`)));
+      assert.ok(diff2 <= TOLERANCE, `${f.meta.input2_shape.join('x')} input: max abs diff ${diff2}`);
+    }
   });
 }
+
+test('networks without padding: the border found on the graph, the program by its blob names, the pad mode it uses', async () => {
+  const cugan = await fixture('cugan-like-x2');
+  const cunet = await fixture('cunet-like-x2');
+  const a = ncnnToOnnx(cugan.param, cugan.bin, 'cugan-like-x2.param');
+  const b = ncnnToOnnx(cunet.param, cunet.bin, 'cunet-like-x2.param');
+  assert.deepEqual([a.program, a.borderMode, a.sizeMultiple, a.receptiveField, a.cuganPro], ['realcugan-ncnn-vulkan', 'reflect', 1, 6, false]);
+  assert.deepEqual([b.program, b.borderMode, b.sizeMultiple, b.receptiveField, b.cuganPro], ['waifu2x-ncnn-vulkan', 'edge', 1, 6, false]);
+  assert.equal(readOnnxInfo(a.onnx).metadata['upscale.tile_alignment'], '2');
+  assert.equal(readOnnxInfo(a.onnx).metadata['upscale.size_multiple'], '1');
+  // Real-CUGAN pro is told by the folder or file name, and only for Real-CUGAN's graphs.
+  assert.equal(ncnnToOnnx(cugan.param, cugan.bin, 'models-pro/up2x-conservative.param').cuganPro, true);
+  assert.equal(ncnnToOnnx(cugan.param, cugan.bin, '/x/realcugan-pro/up2x.param').cuganPro, true);
+  assert.equal(ncnnToOnnx(cugan.param, cugan.bin, 'models-se/up2x-conservative.param').cuganPro, false);
+  assert.equal(ncnnToOnnx(cunet.param, cunet.bin, 'models-pro/scale2.0x_model.param').cuganPro, false);
+  // The pad mode can be chosen: edge replication changes the border pixels of the Real-CUGAN-like model's output.
+  const edge = ncnnToOnnx(cugan.param, cugan.bin, 'cugan-like-x2.param', { borderMode: 'edge' });
+  assert.equal(edge.borderMode, 'edge');
+  const out = await run(edge.onnx, cugan.input, cugan.meta.input_shape);
+  assert.ok(maxAbsDiff(out.data, cugan.output) > 1e-3);
+});
+
+test('a valid 3×3 max pooling eats one pixel a side: the graph replicates the edge back (no weights)', async () => {
+  const param = `7767517\n2 2\nInput in 0 1 data 2=1\nPooling pool 1 1 data output 0=0 1=3 2=1 5=1\n`;
+  const converted = ncnnToOnnx(param, new Uint8Array(0), 'pool.param');
+  assert.deepEqual([converted.scale, converted.border, converted.borderMode], [1, { top: 1, bottom: 1, left: 1, right: 1 }, 'edge']);
+  const [h, w] = [4, 5];
+  const input = Float32Array.from({ length: h * w }, (_, i) => ((i * 7) % 11) / 11);
+  const at = (y: number, x: number): number => input[Math.min(h - 1, Math.max(0, y)) * w + Math.min(w - 1, Math.max(0, x))]!;
+  const expected = Float32Array.from({ length: h * w }, (_, i) => {
+    const [y, x] = [Math.floor(i / w), i % w];
+    return Math.max(...[-1, 0, 1].flatMap((dy) => [-1, 0, 1].map((dx) => at(y + dy, x + dx))));
+  });
+  assert.deepEqual([...(await run(converted.onnx, input, [1, 1, h, w])).data], [...expected]);
+});
 
 test('fp16 weights are read as the fp16-rounded values (and differ from the fp32 file)', async () => {
   const half = await fixture('compact-x4-fp16');
@@ -277,6 +334,37 @@ test('int8-tagged weights are refused; codebook weights are decoded', async () =
   assert.deepEqual(converted.storage, ['codebook']);
   const input = Float32Array.from({ length: 12 }, (_, i) => i / 12);
   assert.deepEqual([...(await run(converted.onnx, input, [1, 3, 2, 2])).data], [...input]);
+});
+
+test('Pooling, InnerProduct, Scale and Crop refuse what cannot follow the input size, naming the layer', () => {
+  const one = (line: string): string => convertError(`7767517\n3 3\nInput in 0 1 data 2=3\n${line}\nReLU relu 1 1 c output\n`, goodBin()).message;
+  assert.equal(
+    one('InnerProduct fc 1 1 data c 0=3 1=1 2=9'),
+    'm.param: line 4: layer "fc" (InnerProduct): an InnerProduct over a whole image (flattened) is not supported (its weights fix the input size); only over a 1-D blob, after a global pooling',
+  );
+  assert.equal(
+    one('Pooling pool 1 1 data c 0=1 7=1 8=4'),
+    'm.param: line 4: layer "pool" (Pooling): adaptive pooling to a fixed size (4 × 4, parameters 8 and 18) is not supported (the output would not follow the input size)',
+  );
+  assert.equal(one('Pooling pool 1 1 data c 0=2 1=2'), 'm.param: line 4: layer "pool" (Pooling): unsupported pooling type 2 (parameter 0; 0 max, 1 average)');
+  const sePrefix = `7767517\n5 6\nInput in 0 1 data 2=3\nSplit s 1 2 data a b\nPooling gap 1 1 a g 0=1 4=1\n`;
+  assert.equal(
+    convertError(`${sePrefix}Scale sc 2 1 b g c 0=-233 1=1\nReLU relu 1 1 c output\n`, goodBin()).message,
+    'm.param: line 6: layer "sc" (Scale): a bias with the scale from a second blob (scale_data_size -233) is not supported',
+  );
+  assert.equal(
+    convertError(`${sePrefix}Convolution conv 1 1 g c 0=3 1=1 5=1 6=9\nBinaryOp mul 2 1 b c output 0=2\n`, goodBin()).message,
+    'm.param: line 6: layer "conv" (Convolution): its input is a 1-D blob of 3 values (from a global pooling or InnerProduct), which only BinaryOp, Scale, Eltwise, InnerProduct and activations can use',
+  );
+  assert.equal(
+    convertError(`7767517\n2 2\nInput in 0 1 data 2=3\nPooling gap 1 1 data output 0=1 4=1\n`, goodBin()).message,
+    'm.param: the output (blob "output") is a 1-D blob of 3 values, not an image',
+  );
+  // A 2×2 valid pooling eats one pixel across: half a pixel a side cannot be padded back.
+  assert.equal(
+    convertError(`7767517\n2 2\nInput in 0 1 data 2=3\nPooling p 1 1 data output 0=0 1=2 2=1 5=1\n`, goodBin()).message,
+    'm.param: the output (blob "output") is H - 1 × W - 1 for an H × W input, and it eats 1 input pixels across (height), 0.5 before and 0.5 after, not whole pixels; expected an integer multiple of the input size, less a border of whole input pixels',
+  );
 });
 
 test('a model whose input channels the weights contradict is refused', () => {

@@ -35,6 +35,14 @@ test('chooseTileSize follows the memory budget, capped, and respects the size mu
   assert.equal(chooseTileSize({ bytesPerInputPixel: 2048, sizeMultiple: 24 }, 32 * 1024 ** 2), 120);
 });
 
+test('chooseTileSize gives a model that is not tiling-safe the whole image as one tile when it fits the budget', () => {
+  const global = { bytesPerInputPixel: 2048, sizeMultiple: 2, tilingSafe: false };
+  // 1000x700 x 2 KB = 1.4 GB: over a 1 GiB budget, so tiles as usual; 2 GiB holds it whole (beyond the 512 cap).
+  assert.equal(chooseTileSize(global, 1024 ** 3, { width: 1000, height: 700 }), 512);
+  assert.equal(chooseTileSize(global, 2 * 1024 ** 3, { width: 1000, height: 700 }), 1000);
+  assert.equal(chooseTileSize({ ...global, tilingSafe: true }, 2 * 1024 ** 3, { width: 1000, height: 700 }), 512);
+});
+
 test('tiled output equals whole-image output when the receptive field fits in the overlap', async () => {
   const model = await loadNet(randomConvNet(NET));
   try {
@@ -104,4 +112,22 @@ test('an abort stops within one tile', async () => {
   } finally {
     await model.network.dispose();
   }
+});
+
+test('planTiles with an alignment starts every padded region on a multiple of it, cores still partitioning the image', () => {
+  const tiles = planTiles(101, 70, 30, 5, 4);
+  let covered = 0;
+  for (const { core, padded } of tiles) {
+    assert.equal(padded.x % 4, 0);
+    assert.equal(padded.y % 4, 0);
+    assert.equal(core.x % 4, 0);
+    assert.equal(core.y % 4, 0);
+    // At least the overlap asked for on every side that is not the image's edge.
+    if (core.x > 0) assert.ok(core.x - padded.x >= 5);
+    if (core.x + core.width < 101) assert.ok(padded.x + padded.width - (core.x + core.width) >= 5);
+    covered += core.width * core.height;
+  }
+  assert.equal(covered, 101 * 70);
+  assert.deepEqual(planTiles(100, 70, 48, 8, 1), planTiles(100, 70, 48, 8));
+  assert.throws(() => planTiles(10, 10, 8, 0, 0), /Expected alignment to be a positive integer, got 0/);
 });

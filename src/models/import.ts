@@ -12,12 +12,12 @@ import { detectArchitecture } from './architectures/index.js';
 import { cachedModelWithInfo, hashParts } from './cache.js';
 import { METADATA_KEYS } from './metadata-keys.js';
 import { readModelBytes } from './onnx-file.js';
-import { ncnnToOnnx } from './ncnn/index.js';
+import { looksLikeCuganPro, ncnnToOnnx } from './ncnn/index.js';
 import { looksLikeSafetensors } from './weights/safetensors.js';
 import { readStateDict } from './weights/index.js';
 
 /** Bump when a converter's output changes, so that cached conversions are redone. */
-const IMPORTER_VERSION = 'import 3';
+const IMPORTER_VERSION = 'import 4';
 
 export type ModelFormat = 'onnx' | 'pytorch' | 'safetensors' | 'ncnn';
 
@@ -75,7 +75,9 @@ export async function importModelFile(path: string, options: { cache?: boolean }
   const sourceSha256 = sha256(sources);
   const convert = async (): Promise<ImportedModel> => convertSources(files, sources, sourceSha256);
   if (options.cache === false || ext === '.onnx') return convert();
-  const key = hashParts([new TextEncoder().encode(IMPORTER_VERSION), ...sources]);
+  // Real-CUGAN pro's input/output transform is told by the file's name (ncnn/border.ts), so the name is in the key.
+  const variant = ncnnParam !== undefined && looksLikeCuganPro(ncnnParam) ? 'cugan-pro' : '';
+  const key = hashParts([new TextEncoder().encode(`${IMPORTER_VERSION}\n${variant}`), ...sources]);
   const { bytes, info } = await cachedModelWithInfo(key, async () => {
     const model = await convert();
     return { bytes: model.onnx, info: model.info };
@@ -99,8 +101,8 @@ function convertSources(files: readonly string[], sources: readonly Uint8Array[]
         sizeMultiple: result.sizeMultiple,
         receptiveField: result.receptiveField,
         parameters: result.parameters,
-        details: { layers: result.layers },
-        tilingSafe: true,
+        details: { layers: result.layers, ...(result.tileAlignment > 1 ? { tileAlignment: result.tileAlignment } : {}), ...(result.cuganPro ? { cuganPro: true } : {}) },
+        tilingSafe: result.tilingSafe,
         sourceFiles: files,
         sourceSha256,
       },
@@ -163,7 +165,7 @@ function describeOnnx(file: string, bytes: Uint8Array, sourceSha256: string): Im
       receptiveField: declared(METADATA_KEYS.receptiveField, 16),
       parameters: info.parameterCount,
       details: {},
-      tilingSafe: true,
+      tilingSafe: info.metadata[METADATA_KEYS.tilingSafe] !== 'false',
       sourceFiles: [file],
       sourceSha256,
     },

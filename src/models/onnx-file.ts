@@ -54,6 +54,8 @@ export async function loadOnnxBytes(
   const range = parseRange(info.metadata[METADATA_KEYS.range], file);
   const sizeMultiple = parseInteger(info.metadata[METADATA_KEYS.sizeMultiple], 1, 1, METADATA_KEYS.sizeMultiple, file);
   const bytesPerInputPixel = parseInteger(info.metadata[METADATA_KEYS.bytesPerInputPixel], DEFAULT_BYTES_PER_INPUT_PIXEL, 1, METADATA_KEYS.bytesPerInputPixel, file, 1 << 24);
+  const tilingSafe = info.metadata[METADATA_KEYS.tilingSafe] !== 'false';
+  const tileAlignment = parseInteger(info.metadata[METADATA_KEYS.tileAlignment], 1, 1, METADATA_KEYS.tileAlignment, file, 64);
   const receptiveField = parseInteger(info.metadata[METADATA_KEYS.receptiveField], DEFAULT_RECEPTIVE_FIELD, 0, METADATA_KEYS.receptiveField, file);
 
   const session = await OnnxSession.create(bytes, options);
@@ -70,6 +72,8 @@ export async function loadOnnxBytes(
       sizeMultiple,
       receptiveField,
       bytesPerInputPixel,
+      tilingSafe,
+      tileAlignment,
       run: (tensor) => session.run(tensor, layout),
       dispose: () => session.dispose(),
     };

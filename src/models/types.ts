@@ -28,6 +28,10 @@ export interface ModelDescriptor {
    * family's listing. Absent for models without it.
    */
   readonly denoise?: number;
+  /** The strengths a family with separately trained noise levels offers (`anime`: 0, 0.5, 1); absent for a blend. */
+  readonly denoiseLevels?: readonly number[];
+  /** Run as a self-ensemble (test-time augmentation: the mean of 8 flips and rotations), 8 times the compute. */
+  readonly tta?: boolean;
 }
 
 /** A model as named by the user: its description, and a loader for each native scale it comes in. */
@@ -50,6 +54,14 @@ export interface TileModel {
   readonly receptiveField: number;
   /** Estimated working memory per input pixel, for choosing a tile size. */
   readonly bytesPerInputPixel: number;
+  /**
+   * False for a network that looks at the whole image (global pooling, as Real-CUGAN's squeeze-excitation does):
+   * tiles then change its result, so the automatic tile size covers the whole image when memory allows.
+   * @default true
+   */
+  readonly tilingSafe?: boolean;
+  /** Tiles start on multiples of this (strided layers behind the network's own padding). @default 1 */
+  readonly tileAlignment?: number;
   run(input: ImageTensor): Promise<ImageTensor>;
   dispose(): Promise<void>;
 }

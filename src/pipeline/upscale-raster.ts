@@ -103,14 +103,14 @@ async function runNetwork(colour: Raster, network: TileModel, target: Size, opti
   const passes = passesFor(colour, target, network.scale);
   const tileSize =
     options.tileSize === undefined || options.tileSize === 'auto'
-      ? chooseTileSize(network, options.memoryBudgetBytes ?? defaultTileBudget(colour, target, passes))
+      ? chooseTileSize(network, options.memoryBudgetBytes ?? defaultTileBudget(colour, target, passes), colour)
       : options.tileSize;
   const overlap = network.receptiveField;
 
   // Work is counted in padded input pixels, so the estimate includes the overlap each pass pays for.
   const passWork: number[] = [];
   for (let p = 0, side = 1; p < passes; p++, side *= network.scale) {
-    const tiles = planTiles(colour.width * side, colour.height * side, tileSize, overlap);
+    const tiles = planTiles(colour.width * side, colour.height * side, tileSize, overlap, network.tileAlignment);
     passWork.push(tiles.reduce((sum, t) => sum + t.padded.width * t.padded.height, 0));
   }
   const totalWork = passWork.reduce((a, b) => a + b, 0);
@@ -122,7 +122,7 @@ async function runNetwork(colour: Raster, network: TileModel, target: Size, opti
     const last = pass === passes && current.width * network.scale === target.width && current.height * network.scale === target.height;
     // Intermediate results keep 16 bits so that a second pass or the final resize starts from full precision.
     const outputDepth: Depth = last ? colour.depth : 16;
-    const tiles = planTiles(current.width, current.height, tileSize, overlap);
+    const tiles = planTiles(current.width, current.height, tileSize, overlap, network.tileAlignment);
     const passSize = { width: current.width * network.scale, height: current.height * network.scale };
     current = await runTiled(current, network, {
       tileSize,

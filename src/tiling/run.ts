@@ -35,7 +35,7 @@ export async function runTiled(source: Raster, model: TileModel, options: RunTil
   }
   const { scale } = model;
   const output = createRaster(source.width * scale, source.height * scale, source.channels, options.outputDepth);
-  const tiles = planTiles(source.width, source.height, options.tileSize, options.overlap);
+  const tiles = planTiles(source.width, source.height, options.tileSize, options.overlap, model.tileAlignment);
   // A 1-channel network sees an RGB image one channel at a time.
   const groups = model.channels === 1 ? source.channels : 1;
   const jobs = tiles.flatMap((tile) => Array.from({ length: groups }, (_, group) => ({ tile, group })));

@@ -108,6 +108,8 @@ export function finishModel(g: GraphBuilder, output: string, description: Archit
       [METADATA_KEYS.sizeMultiple]: String(description.sizeMultiple),
       [METADATA_KEYS.name]: name,
       ...(description.bytesPerInputPixel === undefined ? {} : { [METADATA_KEYS.bytesPerInputPixel]: String(Math.ceil(description.bytesPerInputPixel)) }),
+      ...(description.tilingSafe ? {} : { [METADATA_KEYS.tilingSafe]: 'false' }),
+      ...((description.tileAlignment ?? 1) > 1 ? { [METADATA_KEYS.tileAlignment]: String(description.tileAlignment) } : {}),
     },
   });
 }

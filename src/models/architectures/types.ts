@@ -17,6 +17,8 @@ export interface ArchitectureDescription {
   readonly receptiveField: number;
   /** False when the network looks at the whole image (global pooling...), so tiles would change the result. */
   readonly tilingSafe: boolean;
+  /** Tiles must start on multiples of this (see METADATA_KEYS.tileAlignment). @default 1 */
+  readonly tileAlignment?: number;
   /** Working memory per input pixel of a tile, in bytes, when the architecture knows better than the default guess. */
   readonly bytesPerInputPixel?: number;
   /** Number of weights. */

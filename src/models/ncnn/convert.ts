@@ -1,21 +1,28 @@
 /**
  * Converts an NCNN model (.param text + .bin weights) to ONNX: walks the layers in file order (which ncnn requires
- * to be topological), emits NCHW nodes per layer (layers.ts) and records the `upscale.*` metadata.
+ * to be topological), emits NCHW nodes per layer (layers/) and records the `upscale.*` metadata.
  *
  * How the NCNN super-resolution programs feed these models, which the ONNX model reproduces: realesrgan-ncnn-vulkan
  * and its Upscayl fork (src/realesrgan.cpp, realesrgan_preproc.comp, realesrgan_postproc.comp) decode the image as
  * RGB (BGR from WIC on Windows is swapped to RGB first), divide by 255, feed the blob named `data`, extract the blob
- * named `output`, multiply by 255, add 0.5 and clamp. No mean is subtracted. So the model is plain RGB in 0..1
- * → RGB in 0..1: the ONNX input is `input` [1, C, height, width] in 0..1 and `upscale.range` is 0-1. The scale is
- * not stored in the files (the program takes it from the model's name, `-s`); it is read here off the graph. The
- * programs pad each tile by 10 pixels of context (`prepadding`); the receptive field here is the theoretical one,
- * capped at {@link MAX_NCNN_OVERLAP}.
+ * named `output`, multiply by 255, add 0.5 and clamp. No mean is subtracted; waifu2x-ncnn-vulkan and
+ * realcugan-ncnn-vulkan do the same with their own blob names. So the model is plain RGB in 0..1 → RGB in 0..1: the
+ * ONNX input is `input` [1, C, height, width] in 0..1 and `upscale.range` is 0-1. The scale is not stored in the
+ * files (the program takes it from the model's name, `-s`); it is read here off the graph. realesrgan-ncnn-vulkan
+ * pads each tile by 10 pixels of context (`prepadding`); the receptive field here is the theoretical one, capped at
+ * {@link MAX_NCNN_OVERLAP}, and at least the border a network without padding eats.
+ *
+ * Networks whose output is smaller than scale × input (waifu2x, Real-CUGAN), and Real-CUGAN's transforms outside
+ * the network: border.ts. A network with a global pooling (squeeze-excitation) looks at the whole image, so tiles
+ * change its result: `tilingSafe` is false and `upscale.tiling_safe` is `false`.
  */
 import { UpscaleError } from '../../errors.js';
 import { GraphBuilder } from '../../onnx/index.js';
 import { finishModel, imageInput } from '../architectures/graph.js';
 import { NcnnBinReader } from './bin.js';
 import type { NcnnStorage } from './bin.js';
+import { eatenBorder, looksLikeCuganPro, programBorderMode, recognizeProgram, wrapInput, wrapOutput } from './border.js';
+import type { NcnnBorder, NcnnBorderMode, NcnnProgram, Wrapping } from './border.js';
 import { LAYER_CONVERTERS, UNIT, affineText } from './layers/index.js';
 import type { Blob, ImageBlob, LayerContext } from './layers/index.js';
 import { parseNcnnParam } from './param.js';
@@ -33,6 +40,16 @@ export interface NcnnConvertOptions {
   readonly binFile?: string;
   /** `upscale.name` metadata. @default `file`'s base name without `.param` */
   readonly name?: string;
+  /**
+   * How the input is extended by the border a network without padding eats (waifu2x, Real-CUGAN).
+   * @default what the model's program does: `reflect` for realcugan-ncnn-vulkan's models, else `edge`
+   */
+  readonly borderMode?: NcnnBorderMode;
+  /**
+   * A Real-CUGAN "pro" model: the graph feeds x·0.7 + 0.15 and returns (y - 0.15) / 0.7, as bilibili's code does.
+   * @default true for a Real-CUGAN graph whose folder or file name says `pro` (`models-pro/`, `realcugan-pro/`)
+   */
+  readonly cuganPro?: boolean;
 }
 
 /** A converted model and the facts read off its graph. */
@@ -49,14 +66,49 @@ export interface NcnnConversion {
   readonly parameters: number;
   /** Distinct layer types, in order of first use. */
   readonly layerTypes: readonly string[];
-  /** Input edges must be multiples of this (strided convolutions, Reorg). */
+  /**
+   * Input edges must be multiples of this (strided convolutions, Reorg). 1 for a network that eats a border: the
+   * graph pads to the multiple itself (see {@link tileAlignment}).
+   */
   readonly sizeMultiple: number;
-  /** Theoretical receptive radius in input pixels, capped at {@link MAX_NCNN_OVERLAP} (also the metadata value). */
+  /**
+   * Tiles must start at multiples of this many input pixels to see the network's strided layers at the phase the
+   * whole image does (`upscale.tile_alignment` when above 1). The size multiple of the network inside the graph.
+   */
+  readonly tileAlignment: number;
+  /**
+   * Input pixels of context each output pixel needs: the theoretical receptive radius capped at
+   * {@link MAX_NCNN_OVERLAP}, and at least the widest border the network eats (also the metadata value).
+   */
   readonly receptiveField: number;
+  /** False when the network looks at the whole image (a global pooling): tiles then change the result. */
+  readonly tilingSafe: boolean;
+  /** The program the model is made for, by its input and output blob names. */
+  readonly program: NcnnProgram;
+  /** Input pixels the network eats on each side, which the graph pads back (all 0 for most models). */
+  readonly border: NcnnBorder;
+  /** How the graph pads that border; undefined when there is none. */
+  readonly borderMode: NcnnBorderMode | undefined;
+  /** Whether the graph applies Real-CUGAN pro's input and output transforms. */
+  readonly cuganPro: boolean;
   /** How the convolution weights were stored in the .bin. */
   readonly storage: readonly NcnnStorage[];
   /** Bytes of the .bin no layer read (0 for a well-formed pair; ncnn ignores them too). */
   readonly unusedBytes: number;
+}
+
+const NO_BORDER: NcnnBorder = { top: 0, bottom: 0, left: 0, right: 0 };
+
+/** One pass over the layers into a graph. */
+interface Walk {
+  readonly g: GraphBuilder;
+  readonly out: ImageBlob;
+  /** The ONNX value the model's output is (after the wrapping's output side, if any). */
+  readonly output: string;
+  readonly parameters: number;
+  readonly layerTypes: readonly string[];
+  readonly multiple: number;
+  readonly reader: NcnnBinReader;
 }
 
 /**
@@ -64,10 +116,10 @@ export interface NcnnConversion {
  *
  * @param paramText the .param file's text
  * @param bin the .bin file's bytes
- * @param file names the .param in error messages
+ * @param file names the .param in error messages (and tells a Real-CUGAN pro model by its folder or name)
  * @throws UpscaleError `MODEL_INVALID` naming the file, with the line and layer where it applies: a malformed
  *   .param (see {@link parseNcnnParam}), an unsupported layer type or parameter, weights missing from the .bin, or
- *   a graph whose output is not an image at an integer multiple of the input size.
+ *   a graph whose output is not an image at an integer multiple of the input size (less a whole border).
  * @example
  * const { onnx, scale } = ncnnToOnnx(await readFile('realesrgan-x4plus.param', 'utf8'), await readFile('realesrgan-x4plus.bin'), 'realesrgan-x4plus.param');
  * // scale === 4; onnx runs in onnxruntime on RGB in 0..1
@@ -77,7 +129,6 @@ export function ncnnToOnnx(paramText: string, bin: Uint8Array, file: string, opt
   const net = parseNcnnParam(paramText, file);
   const binFile = options.binFile ?? (/\.param$/i.test(file) ? file.replace(/\.param$/i, '.bin') : `${file}.bin`);
   const name = options.name ?? (file.split(/[\\/]/).pop() ?? file).replace(/\.param$/i, '');
-  const reader = new NcnnBinReader(bin, binFile);
   const fail = (message: string): never => {
     throw new UpscaleError('MODEL_INVALID', message, { file });
   };
@@ -92,91 +143,118 @@ export function ncnnToOnnx(paramText: string, bin: Uint8Array, file: string, opt
   }
   const inChannels = inputChannels(net);
   if (inChannels !== 1 && inChannels !== 3) return fail(`expected an image input of 1 or 3 channels, got ${inChannels}`);
+  const outputName = outputBlob(net, fail);
+  const program = recognizeProgram(inputBlob, outputName);
 
-  const g = new GraphBuilder({ name });
-  const blobs = new Map<string, Blob>();
-  const input: ImageBlob = { kind: 'image', name: imageInput(g, inChannels), channels: inChannels, h: UNIT, w: UNIT, reach: 0 };
-  blobs.set(inputBlob, input);
-  let parameters = 0;
-  let sizeMultiple = 1;
-  const read = new Set<string>();
-  const layerTypes: string[] = [];
-
-  for (const layer of net.layers) {
-    if (!layerTypes.includes(layer.type)) layerTypes.push(layer.type);
-    if (layer === inputLayer) continue;
-    const label = `line ${layer.line}: layer "${layer.name}" (${layer.type})`;
-    const convert = LAYER_CONVERTERS.get(layer.type);
-    if (convert === undefined) {
-      return fail(`line ${layer.line}: unsupported layer type "${layer.type}" (layer "${layer.name}"); supported: ${[...LAYER_CONVERTERS.keys(), 'Input'].sort().join(', ')}`);
-    }
-    const weightLabel = `layer "${layer.name}" (${layer.type}, line ${layer.line} of ${file})`;
-    const ctx: LayerContext = {
-      g,
-      layer,
-      tagged: (count, what) => {
-        const w = reader.tagged(count, `${weightLabel}: ${what}`);
-        parameters += count;
-        return w.data;
-      },
-      raw: (count, what) => {
-        const data = reader.raw(count, `${weightLabel}: ${what}`);
-        parameters += count;
-        return data;
-      },
-      node: (opType, inputs, attributes = {}) => g.node(opType, inputs, attributes, { name: g.uniqueName(layer.name) }),
-      initializer: (key, dims, data) => g.initializer(g.uniqueName(`${layer.name}.${key}`), dims, data),
-      fail: (message) => fail(`${label}: ${message}`),
-    };
-    const inputs = layer.inputs.map((b) => {
-      read.add(b);
+  const walk = (wrapping: Wrapping | undefined): Walk => {
+    const g = new GraphBuilder({ name });
+    const reader = new NcnnBinReader(bin, binFile);
+    const input = imageInput(g, inChannels);
+    const wrapped = wrapping === undefined ? undefined : wrapInput(g, input, wrapping);
+    const blobs = new Map<string, Blob>();
+    blobs.set(inputBlob, { kind: 'image', name: wrapped?.x ?? input, channels: inChannels, h: UNIT, w: UNIT, reach: 0, global: false });
+    let parameters = 0;
+    let multiple = 1;
+    const layerTypes: string[] = [];
+    for (const layer of net.layers) {
+      if (!layerTypes.includes(layer.type)) layerTypes.push(layer.type);
+      if (layer === inputLayer) continue;
+      const label = `line ${layer.line}: layer "${layer.name}" (${layer.type})`;
+      const convert = LAYER_CONVERTERS.get(layer.type);
+      if (convert === undefined) {
+        return fail(`line ${layer.line}: unsupported layer type "${layer.type}" (layer "${layer.name}"); supported: ${[...LAYER_CONVERTERS.keys(), 'Input'].sort().join(', ')}`);
+      }
+      const weightLabel = `layer "${layer.name}" (${layer.type}, line ${layer.line} of ${file})`;
+      const ctx: LayerContext = {
+        g,
+        layer,
+        tagged: (count, what) => {
+          const w = reader.tagged(count, `${weightLabel}: ${what}`);
+          parameters += count;
+          return w.data;
+        },
+        raw: (count, what) => {
+          const data = reader.raw(count, `${weightLabel}: ${what}`);
+          parameters += count;
+          return data;
+        },
+        node: (opType, inputs, attributes = {}) => g.node(opType, inputs, attributes, { name: g.uniqueName(layer.name) }),
+        initializer: (key, dims, data) => g.initializer(g.uniqueName(`${layer.name}.${key}`), dims, data),
+        fail: (message) => fail(`${label}: ${message}`),
+      };
       // The parser has checked that every blob read was produced by an earlier layer.
-      return blobs.get(b) as Blob;
-    });
-    const outputs = convert(ctx, inputs);
-    if (outputs.length !== layer.outputs.length) ctx.fail(`produced ${outputs.length} outputs for ${layer.outputs.length} output blobs`);
-    for (const [i, blob] of outputs.entries()) {
-      blobs.set(layer.outputs[i]!, blob);
-      if (blob.kind === 'image') sizeMultiple = lcm(sizeMultiple, lcm(blob.h.den, blob.w.den));
+      const outputs = convert(ctx, layer.inputs.map((b) => blobs.get(b) as Blob));
+      if (outputs.length !== layer.outputs.length) ctx.fail(`produced ${outputs.length} outputs for ${layer.outputs.length} output blobs`);
+      for (const [i, blob] of outputs.entries()) {
+        blobs.set(layer.outputs[i]!, blob);
+        if (blob.kind === 'image') multiple = lcm(multiple, lcm(blob.h.den, blob.w.den));
+      }
     }
-  }
+    const out = blobs.get(outputName);
+    if (out === undefined || out.kind !== 'image') {
+      return fail(`the output (blob "${outputName}") is ${out?.kind === 'vector' ? `a 1-D blob of ${out.length} values` : 'a MemoryData constant'}, not an image`);
+    }
+    const output = wrapped === undefined || wrapping === undefined ? out.name : wrapOutput(g, out.name, wrapped, wrapping);
+    return { g, out, output, parameters, layerTypes, multiple, reader };
+  };
 
-  const outputName = outputBlob(net, read, fail);
-  const out = blobs.get(outputName);
-  if (out === undefined || out.kind !== 'image') return fail(`the output blob "${outputName}" is not an image`);
-  const { h, w } = out;
-  if (h.off !== 0 || w.off !== 0 || h.num % h.den !== 0 || h.num !== w.num || h.den !== w.den) {
+  let pass = walk(undefined);
+  const { h, w } = pass.out;
+  const scale = h.num / h.den;
+  if (h.off > 0 || w.off > 0 || h.num % h.den !== 0 || h.num !== w.num || h.den !== w.den) {
     return fail(`the output (blob "${outputName}") is ${affineText(h, 'H')} × ${affineText(w, 'W')} for an H × W input; expected an integer multiple of the input size`);
   }
-  const scale = h.num / h.den;
-  const receptiveField = Math.min(Math.ceil(out.reach - 1e-9), MAX_NCNN_OVERLAP);
+  let border = NO_BORDER;
+  if (h.off !== 0 || w.off !== 0) {
+    const found = eatenBorder(pass.out, scale);
+    if (typeof found === 'string') {
+      return fail(`the output (blob "${outputName}") is ${affineText(h, 'H')} × ${affineText(w, 'W')} for an H × W input, and ${found}; expected an integer multiple of the input size, less a border of whole input pixels`);
+    }
+    border = found;
+  }
+  const eats = border !== NO_BORDER;
+  // Real-CUGAN's own transforms, for realcugan-ncnn-vulkan's blob names (pnnx's defaults, which other models have
+  // too) on a network that eats a border, as Real-CUGAN's do.
+  const cugan = program === 'realcugan-ncnn-vulkan' && eats;
+  const wrapping: Wrapping = {
+    border,
+    mode: options.borderMode ?? programBorderMode(program),
+    multiple: eats ? pass.multiple : 1,
+    scale,
+    cuganPro: options.cuganPro ?? (cugan && looksLikeCuganPro(file)),
+    nearestResidual: cugan && scale === 4,
+  };
+  // The nodes before the network depend on what the first walk found: walk again with them.
+  if (eats || wrapping.cuganPro || wrapping.nearestResidual) pass = walk(wrapping);
+
+  const widest = Math.max(border.top, border.bottom, border.left, border.right);
+  const receptiveField = Math.max(Math.min(Math.ceil(pass.out.reach - 1e-9), MAX_NCNN_OVERLAP), widest);
+  const tilingSafe = !pass.out.global;
+  const sizeMultiple = eats ? 1 : pass.multiple;
   const onnx = finishModel(
-    g,
-    out.name,
-    {
-      scale,
-      inChannels,
-      outChannels: out.channels,
-      sizeMultiple,
-      receptiveField,
-      tilingSafe: true,
-      parameters,
-      details: { layers: net.layers.length },
-    },
+    pass.g,
+    pass.output,
+    { scale, inChannels, outChannels: pass.out.channels, sizeMultiple, receptiveField, tilingSafe, tileAlignment: pass.multiple, parameters: pass.parameters, details: {} },
     name,
   );
   return {
     onnx,
     scale,
     inChannels,
-    outChannels: out.channels,
+    outChannels: pass.out.channels,
     layers: net.layers.length,
-    parameters,
-    layerTypes,
+    parameters: pass.parameters,
+    layerTypes: pass.layerTypes,
     sizeMultiple,
+    tileAlignment: pass.multiple,
     receptiveField,
-    storage: [...reader.storages],
-    unusedBytes: reader.remaining,
+    tilingSafe,
+    program,
+    border,
+    borderMode: eats ? wrapping.mode : undefined,
+    cuganPro: wrapping.cuganPro,
+    storage: [...pass.reader.storages],
+    unusedBytes: pass.reader.remaining,
   };
 }
 
@@ -187,10 +265,11 @@ function lcm(a: number, b: number): number {
   return (a / x) * b;
 }
 
-/** The blob named `output` (what the NCNN programs extract), else the one blob no layer reads. */
-function outputBlob(net: NcnnParam, read: ReadonlySet<string>, fail: (message: string) => never): string {
+/** The blob named `output` (what realesrgan-ncnn-vulkan extracts), else the one blob no layer reads. */
+function outputBlob(net: NcnnParam, fail: (message: string) => never): string {
   const produced = net.layers.flatMap((l) => l.outputs);
   if (produced.includes('output')) return 'output';
+  const read = new Set(net.layers.flatMap((l) => l.inputs));
   const dangling = produced.filter((b) => !read.has(b));
   const [only] = dangling;
   if (only === undefined) return fail('no output: every blob is read by some layer and none is named "output"');

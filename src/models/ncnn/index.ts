@@ -1,6 +1,6 @@
 /**
- * NCNN models (.param text + .bin weights, as shipped with realesrgan-ncnn-vulkan and Upscayl) converted to ONNX,
- * without ncnn or Python.
+ * NCNN models (.param text + .bin weights, as shipped with realesrgan-ncnn-vulkan, Upscayl, waifu2x-ncnn-vulkan and
+ * realcugan-ncnn-vulkan) converted to ONNX, without ncnn or Python.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { UpscaleError } from '../../errors.js';
@@ -9,6 +9,8 @@ import type { NcnnConversion, NcnnConvertOptions } from './convert.js';
 
 export { ncnnToOnnx } from './convert.js';
 export type { NcnnConversion, NcnnConvertOptions } from './convert.js';
+export type { NcnnBorder, NcnnBorderMode, NcnnProgram } from './border.js';
+export { looksLikeCuganPro } from './border.js';
 export { parseNcnnParam, NCNN_MAGIC } from './param.js';
 export type { NcnnLayer, NcnnParam, NcnnParamValue } from './param.js';
 export { NcnnBinReader } from './bin.js';
@@ -36,7 +38,7 @@ export interface NcnnModelFiles extends NcnnConversion {
  * model.scale; // 2
  * await writeFile('realesr-animevideov3-x2.onnx', model.onnx);
  */
-export async function readNcnnModel(paramPath: string, options: Pick<NcnnConvertOptions, 'name'> = {}): Promise<NcnnModelFiles> {
+export async function readNcnnModel(paramPath: string, options: Omit<NcnnConvertOptions, 'binFile'> = {}): Promise<NcnnModelFiles> {
   if (typeof paramPath !== 'string' || paramPath === '') throw new TypeError(`Expected paramPath to be a non-empty string, got ${JSON.stringify(paramPath)}`);
   if (!/\.param$/i.test(paramPath)) {
     throw new UpscaleError('MODEL_INVALID', 'expected the path of an NCNN .param file (its weights are read from the .bin beside it)', { file: paramPath });

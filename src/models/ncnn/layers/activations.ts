@@ -4,7 +4,7 @@
  * table in index.ts builds ReLU, Sigmoid, TanH, Swish, Mish, ELU, HardSigmoid, HardSwish and Clip with it).
  */
 import { attr } from '../../../onnx/index.js';
-import { FLT_MAX, arrayParam, derived, intParam, scalar, single } from './context.js';
+import { FLT_MAX, arrayParam, counts, imageOrVector, intParam, same, scalar } from './context.js';
 import type { LayerContext, LayerConverter } from './context.js';
 
 export function mish(ctx: LayerContext, x: string): string {
@@ -47,10 +47,11 @@ export function fusedActivation(ctx: LayerContext, x: string): string {
   }
 }
 
-/** A one-in one-out layer computing `emit(x)` elementwise. */
+/** A one-in one-out layer computing `emit(x)` elementwise, on an image or a 1-D blob. */
 export function elementwise(emit: (ctx: LayerContext, x: string) => string): LayerConverter {
   return (ctx, inputs) => {
-    const x = single(ctx, inputs);
-    return [derived(x, emit(ctx, x.name))];
+    counts(ctx, 1, 1);
+    const x = imageOrVector(ctx, inputs[0]);
+    return [same(x, emit(ctx, x.name))];
   };
 }

@@ -1,17 +1,24 @@
 /**
  * What every NCNN layer converter shares: the blob and context types, the readers of a layer's numbered parameters
  * (ints, floats and arrays, with messages naming the parameter), and the blob helpers that check input and output
- * counts, derive an output blob from an input, add scalar and per-channel initializers, and track each blob's size as
- * an affine function of the model input's size.
+ * counts, derive an output blob from an input, add scalar and per-channel initializers, and track each blob's size
+ * and position as affine functions of the model input's size: the shape reasoning that finds the scale, the size
+ * multiple and the border a network without padding eats.
  */
 import type { GraphBuilder, Attributes } from '../../../onnx/index.js';
 import type { NcnnLayer, NcnnParamValue } from '../param.js';
 
-/** Output edge = input edge · num / den + off (for input edges that are multiples of the size multiple). */
+/**
+ * One axis of a blob. Its edge = input edge · num / den + off (for input edges that are multiples of the size
+ * multiple); its pixel i sits at model-input coordinate `at + i · den / num` (pixel centres at integers), so `at` says
+ * where the blob's first pixel looks in the input: a network that eats a border of b input pixels ends with an
+ * output whose `at` is b past where an ordinary ×num/den enlargement would put it.
+ */
 export interface Affine {
   readonly num: number;
   readonly den: number;
   readonly off: number;
+  readonly at: number;
 }
 
 /** An image-shaped value of the ONNX graph, [1, channels, h, w]. */
@@ -24,6 +31,20 @@ export interface ImageBlob {
   readonly w: Affine;
   /** How far, in input pixels, an element here may depend on from its own position (longest path). */
   readonly reach: number;
+  /** True when it depends on the whole image (through a global pooling): tiles change it. */
+  readonly global: boolean;
+}
+
+/**
+ * A 1-D blob of `length` values (ncnn's `dims == 1`): what global pooling and InnerProduct make, one value per
+ * channel. In the ONNX graph it is [1, length, 1, 1], so it broadcasts per channel against an image. It depends on
+ * the whole image.
+ */
+export interface VectorBlob {
+  readonly kind: 'vector';
+  /** ONNX value name. */
+  readonly name: string;
+  readonly length: number;
 }
 
 /** A MemoryData constant, kept out of the graph until an operation uses it. `shape` is ncnn's [w, h, c], as given. */
@@ -33,7 +54,7 @@ export interface ConstantBlob {
   readonly data: Float32Array;
 }
 
-export type Blob = ImageBlob | ConstantBlob;
+export type Blob = ImageBlob | VectorBlob | ConstantBlob;
 
 /** What a layer converter gets besides its inputs. */
 export interface LayerContext {
@@ -54,7 +75,7 @@ export interface LayerContext {
 /** Emits one layer's nodes; returns one blob per output of the layer. */
 export type LayerConverter = (ctx: LayerContext, inputs: readonly Blob[]) => Blob[];
 
-export const UNIT: Affine = { num: 1, den: 1, off: 0 };
+export const UNIT: Affine = { num: 1, den: 1, off: 0, at: 0 };
 /** ONNX Slice end meaning "to the end of the axis". */
 export const TO_END = Number.MAX_SAFE_INTEGER;
 /** ncnn's FLT_MAX defaults for Clip. */
@@ -118,16 +139,25 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
-/** in · p/q, rounded down as ncnn does (`(int)(w * scale)`). */
+/** in · p/q, rounded down as ncnn does (`(int)(w * scale)`); the first pixel stays where it was (see {@link moved}). */
 export function scaleAffine(a: Affine, p: number, q: number): Affine {
   const num = a.num * p;
   const den = a.den * q;
   const k = gcd(num, den);
-  return { num: num / k, den: den / k, off: Math.floor((a.off * p) / q) };
+  return { num: num / k, den: den / k, off: Math.floor((a.off * p) / q), at: a.at };
 }
 
+/** The edge grown (or shrunk, when negative) by `delta` pixels. */
 export function shift(a: Affine, delta: number): Affine {
   return { ...a, off: a.off + delta };
+}
+
+/**
+ * `b` (a new size) with its first pixel at `pixels` pixels of `a` (fractional: 0.5 is halfway between `a`'s first two
+ * pixels) from `a`'s first pixel: -2 after a padding of 2, +1 after a valid 3×3 convolution.
+ */
+export function moved(b: Affine, a: Affine, pixels: number): Affine {
+  return { ...b, at: a.at + (pixels * a.den) / a.num };
 }
 
 function sameAffine(a: Affine, b: Affine): boolean {
@@ -141,7 +171,17 @@ export function affineText(a: Affine, symbol: string): string {
 
 export function image(ctx: LayerContext, blob: Blob | undefined, what = 'input'): ImageBlob {
   if (blob === undefined) return ctx.fail(`expected an ${what}`);
-  if (blob.kind !== 'image') return ctx.fail(`its ${what} is a MemoryData constant, which only BinaryOp can use`);
+  if (blob.kind === 'constant') return ctx.fail(`its ${what} is a MemoryData constant, which only BinaryOp can use`);
+  if (blob.kind === 'vector') {
+    return ctx.fail(`its ${what} is a 1-D blob of ${blob.length} values (from a global pooling or InnerProduct), which only BinaryOp, Scale, Eltwise, InnerProduct and activations can use`);
+  }
+  return blob;
+}
+
+/** An image or a 1-D blob (activations and the like work on both). */
+export function imageOrVector(ctx: LayerContext, blob: Blob | undefined, what = 'input'): ImageBlob | VectorBlob {
+  if (blob === undefined) return ctx.fail(`expected an ${what}`);
+  if (blob.kind === 'constant') return ctx.fail(`its ${what} is a MemoryData constant, which only BinaryOp can use`);
   return blob;
 }
 
@@ -172,6 +212,11 @@ export function sameSize(ctx: LayerContext, blobs: readonly ImageBlob[]): void {
 
 export function derived(x: ImageBlob, name: string, changes: Partial<Omit<ImageBlob, 'kind' | 'name'>> = {}): ImageBlob {
   return { ...x, ...changes, kind: 'image', name };
+}
+
+/** `x` (an image or a 1-D blob) with a new ONNX value: the output of an elementwise operation on it. */
+export function same<B extends ImageBlob | VectorBlob>(x: B, name: string): B {
+  return { ...x, name };
 }
 
 export function scalar(ctx: LayerContext, key: string, value: number): string {

@@ -5,7 +5,7 @@
  */
 import { attr, int64s } from '../../../onnx/index.js';
 import { fusedActivation } from './activations.js';
-import { derived, floatParam, intParam, positive, refuse, scalar, scaleAffine, shift, single } from './context.js';
+import { derived, floatParam, intParam, moved, positive, refuse, scalar, scaleAffine, shift, single } from './context.js';
 import type { Affine, ImageBlob, LayerContext, LayerConverter } from './context.js';
 
 interface ConvParams {
@@ -59,6 +59,10 @@ function convInputChannels(ctx: LayerContext, p: ConvParams, x: ImageBlob): numb
   return channels;
 }
 
+function mod(a: number, m: number): number {
+  return ((a % m) + m) % m;
+}
+
 function reachOf(x: ImageBlob, kernel: readonly [number, number], dilation: readonly [number, number]): number {
   const radius = Math.max(...[0, 1].map((i) => (dilation[i]! * (kernel[i]! - 1)) / 2));
   return x.reach + radius * Math.min(x.h.den / x.h.num, x.w.den / x.w.num);
@@ -101,9 +105,15 @@ export function convolution(grouped: boolean): LayerConverter {
       const extent = p.dilation[i] * (p.kernel[i] - 1) + 1;
       const stride = p.stride[i];
       const scaled = scaleAffine({ ...a, off: 0 }, 1, stride);
-      if (same !== undefined) return { ...scaled, off: Math.ceil(a.off / stride) };
+      if (same !== undefined) {
+        // ncnn's -233 (and ONNX's SAME_UPPER) pads (ceil(in / stride) - 1) · stride + extent - in in all, the odd
+        // pixel after; `in` is a multiple of the stride plus a.off.
+        const total = Math.max(0, mod(-a.off, stride) - stride + extent);
+        const begin = same === 'SAME_UPPER' ? Math.floor(total / 2) : Math.ceil(total / 2);
+        return moved({ ...scaled, off: Math.ceil(a.off / stride) }, a, (extent - 1) / 2 - begin);
+      }
       const padding = i === 0 ? top + bottom : left + right;
-      return { ...scaled, off: Math.floor((a.off + padding - extent) / stride) + 1 };
+      return moved({ ...scaled, off: Math.floor((a.off + padding - extent) / stride) + 1 }, a, (extent - 1) / 2 - (i === 0 ? top : left));
     };
     return [derived(x, fusedActivation(ctx, y), { channels: p.outChannels, h: size(x.h, 0), w: size(x.w, 1), reach: reachOf(x, p.kernel, p.dilation) })];
   };
@@ -155,7 +165,9 @@ export function deconvolution(grouped: boolean): LayerConverter {
       const extent = p.dilation[i] * (p.kernel[i] - 1) + 1;
       const stride = p.stride[i];
       const extra = i === 0 ? outPadBottom - top - bottom : outPadRight - left - right;
-      return shift(scaleAffine(a, stride, 1), extent - stride + extra);
+      // Input pixel j spreads over full-output pixels j · stride .. j · stride + extent - 1; the output starts after
+      // the padding is cut off.
+      return moved(shift(scaleAffine(a, stride, 1), extent - stride + extra), a, ((i === 0 ? top : left) - (extent - 1) / 2) / stride);
     };
     const radius = Math.max(...[0, 1].map((i) => (p.dilation[i]! * (p.kernel[i]! - 1)) / 2 / p.stride[i]!));
     return [

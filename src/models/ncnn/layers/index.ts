@@ -1,11 +1,13 @@
 /**
  * One converter per NCNN layer type, from ncnn's semantics (Tencent/ncnn src/layer/*.cpp; param ids from
  * docs/developer-guide/operators.md) to ONNX nodes on NCHW tensors with a batch of 1. ncnn blobs have no batch axis,
- * so ncnn's axis 0 of an image (c, h, w) is ONNX axis 1. Each converter reads its weights from the .bin in the order
- * ncnn's `load_model` does, and describes its outputs: channels, size relative to the model input (for the scale
- * and the input size multiple) and reach (for the receptive field). The converters live by concern: context.ts (types,
+ * so ncnn's axis 0 of an image (c, h, w) is ONNX axis 1; a 1-D blob (global pooling, InnerProduct) is [1, n, 1, 1].
+ * Each converter reads its weights from the .bin in the order ncnn's `load_model` does, and describes its outputs:
+ * channels, size and first-pixel position relative to the model input (for the scale, the input size multiple and the
+ * border the network eats) and reach (for the receptive field). The converters live by concern: context.ts (types,
  * parameter readers, blob helpers), activations.ts, convolution.ts, per-channel.ts, elementwise.ts (joins and
- * constants) and resample.ts (resizing, borders and crops); this module holds the table of converters by type.
+ * constants), resample.ts (resizing, borders and crops) and pooling.ts (pooling, InnerProduct); this module holds
+ * the table of converters by type.
  */
 import { attr } from '../../../onnx/index.js';
 import { clip, elementwise, hardSwish, mish } from './activations.js';
@@ -14,10 +16,11 @@ import type { LayerConverter } from './context.js';
 import { convolution, deconvolution } from './convolution.js';
 import { binaryOp, concat, dropout, eltwise, memoryData, noop, split } from './elementwise.js';
 import { batchNorm, prelu, scale } from './per-channel.js';
+import { innerProduct, pooling } from './pooling.js';
 import { crop, interp, padding, pixelShuffleLayer, reorg } from './resample.js';
 
 export { UNIT, affineText, intParam } from './context.js';
-export type { Affine, Blob, ConstantBlob, ImageBlob, LayerContext, LayerConverter } from './context.js';
+export type { Affine, Blob, ConstantBlob, ImageBlob, LayerContext, LayerConverter, VectorBlob } from './context.js';
 
 /**
  * Converters by ncnn layer type. `Input` is handled by the converter itself (it becomes the ONNX input).
@@ -55,4 +58,6 @@ export const LAYER_CONVERTERS: ReadonlyMap<string, LayerConverter> = new Map<str
   ['Padding', padding],
   ['Crop', crop],
   ['MemoryData', memoryData],
+  ['Pooling', pooling],
+  ['InnerProduct', innerProduct],
 ]);

@@ -1,13 +1,14 @@
 /**
  * Layers that change the spatial size or the borders: Interp (ONNX Resize by rational scale factors), PixelShuffle
- * and Reorg (depth to space and back), Padding, and Crop by offsets or numpy-style starts and ends. Sizes must keep
- * following the input size, so fixed output sizes are refused.
+ * and Reorg (depth to space and back), Padding, and Crop by offsets, numpy-style starts and ends, or to a second
+ * blob's size. Sizes must keep following the input size, so fixed output sizes are refused. Each also says where its
+ * output's first pixel sits (Affine.at), from which the converter finds the border a network eats.
  */
 import { attr, int64s } from '../../../onnx/index.js';
 import type { Attributes } from '../../../onnx/index.js';
 import { pixelShuffle, pixelUnshuffle } from '../../architectures/graph.js';
-import { TO_END, derived, floatParam, intArrayParam, intParam, param, positive, refuse, scalar, scaleAffine, shift, single } from './context.js';
-import type { LayerConverter } from './context.js';
+import { TO_END, affineText, counts, derived, floatParam, image, intArrayParam, intParam, moved, param, positive, refuse, scalar, scaleAffine, shift, single } from './context.js';
+import type { Affine, ImageBlob, LayerContext, LayerConverter } from './context.js';
 
 // ---- resampling -------------------------------------------------------------------------------------------------
 
@@ -55,10 +56,13 @@ export const interp: LayerConverter = (ctx, inputs) => {
     return ctx.fail(`unsupported resize_type ${type} (parameter 0; 1 nearest, 2 bilinear, 3 bicubic)`);
   }
   const y = ctx.node('Resize', [x.name, '', scales], attributes);
+  // Half-pixel centres: output pixel i looks at input (i + 0.5) / factor - 0.5 (nearest ×n repeats each pixel n times
+  // around the same centre); aligned corners put the first pixels together.
+  const resized = (a: Affine, [p, q]: [number, number]): Affine => moved(scaleAffine(a, p, q), a, alignCorner && type !== 1 ? 0 : q / p / 2 - 0.5);
   return [
     derived(x, y, {
-      h: scaleAffine(x.h, rh[0], rh[1]),
-      w: scaleAffine(x.w, rw[0], rw[1]),
+      h: resized(x.h, rh),
+      w: resized(x.w, rw),
       reach: x.reach + radius * Math.min(x.h.den / x.h.num, x.w.den / x.w.num),
     }),
   ];
@@ -72,7 +76,8 @@ export const pixelShuffleLayer: LayerConverter = (ctx, inputs) => {
   if (mode !== 0 && mode !== 1) ctx.fail(`unsupported mode ${mode} (parameter 1; 0 or 1)`);
   if (x.channels % (r * r) !== 0) ctx.fail(`its input has ${x.channels} channels, not a multiple of ${r}² = ${r * r}`);
   const y = mode === 0 ? pixelShuffle(ctx.g, x.name, r) : ctx.node('DepthToSpace', [x.name], { blocksize: attr.int(r), mode: attr.string('DCR') });
-  return [derived(x, y, { channels: x.channels / (r * r), h: scaleAffine(x.h, r, 1), w: scaleAffine(x.w, r, 1) })];
+  const spread = (a: Affine): Affine => moved(scaleAffine(a, r, 1), a, 0.5 / r - 0.5);
+  return [derived(x, y, { channels: x.channels / (r * r), h: spread(x.h), w: spread(x.w) })];
 };
 
 /** Reorg (space to depth): mode 0 writes channel c·s² + i·s + j (PyTorch's pixel_unshuffle), mode 1 (i·s + j)·C + c (SpaceToDepth). */
@@ -82,7 +87,8 @@ export const reorg: LayerConverter = (ctx, inputs) => {
   const mode = intParam(ctx, 1, 0);
   if (mode !== 0 && mode !== 1) ctx.fail(`unsupported mode ${mode} (parameter 1; 0 or 1)`);
   const y = mode === 0 ? pixelUnshuffle(ctx.g, x.name, x.channels, s) : ctx.node('SpaceToDepth', [x.name], { blocksize: attr.int(s) });
-  return [derived(x, y, { channels: x.channels * s * s, h: scaleAffine(x.h, 1, s), w: scaleAffine(x.w, 1, s) })];
+  const gather = (a: Affine): Affine => moved(scaleAffine(a, 1, s), a, (s - 1) / 2);
+  return [derived(x, y, { channels: x.channels * s * s, h: gather(x.h), w: gather(x.w) })];
 };
 
 // ---- borders ----------------------------------------------------------------------------------------------------
@@ -102,7 +108,7 @@ export const padding: LayerConverter = (ctx, inputs) => {
   const inputsOnnx = [x.name, pads];
   if (mode === 'constant') inputsOnnx.push(scalar(ctx, 'value', floatParam(ctx, 5, 0)));
   const y = ctx.node('Pad', inputsOnnx, { mode: attr.string(mode) });
-  return [derived(x, y, { h: shift(x.h, top + bottom), w: shift(x.w, left + right) })];
+  return [derived(x, y, { h: moved(shift(x.h, top + bottom), x.h, -top), w: moved(shift(x.w, left + right), x.w, -left) })];
 };
 
 /** One axis of a crop: ONNX Slice bounds and the size change, or a reason it cannot follow the input size. */
@@ -119,6 +125,7 @@ interface AxisCrop {
  * height and width must keep the output following the input size: fixed output sizes are refused.
  */
 export const crop: LayerConverter = (ctx, inputs) => {
+  if (ctx.layer.inputs.length === 2) return cropToReference(ctx, inputs);
   const x = single(ctx, inputs);
   for (const id of [19, 20, 21]) if (param(ctx, id) !== undefined) ctx.fail(`crop expressions (parameter ${id}) are not supported`);
   const starts = intArrayParam(ctx, 9);
@@ -163,7 +170,39 @@ export const crop: LayerConverter = (ctx, inputs) => {
       if (start !== 0 || fromEnd !== 0) crops.set(axis, { start, end: fromEnd > 0 ? -fromEnd : TO_END, removed: start + fromEnd });
     }
   }
-  if (crops.size === 0) return [x];
+  return [slice(ctx, x, crops)];
+};
+
+/**
+ * Crop with a second blob (`2 1 x reference`): x cut to the reference's height and width (and channels) from the
+ * offsets `0=` w, `1=` h, `2=` c, as waifu2x's cunet aligns its skip connections (ncnn's Crop::resolve_crop_roi with
+ * a reference blob). Both sizes follow the input size, so the cut is a fixed count of pixels.
+ */
+const cropToReference: LayerConverter = (ctx, inputs) => {
+  counts(ctx, 2, 1);
+  const x = image(ctx, inputs[0], 'input');
+  const reference = image(ctx, inputs[1], 'reference (second input)');
+  const crops = new Map<number, AxisCrop>();
+  const offsets = [intParam(ctx, 2, 0), intParam(ctx, 1, 0), intParam(ctx, 0, 0)];
+  if (offsets.some((v) => v < 0)) ctx.fail(`negative crop offsets ${offsets[2]}, ${offsets[1]}, ${offsets[0]} (w, h, c) are not supported`);
+  const [coffset, hoffset, woffset] = offsets as [number, number, number];
+  if (coffset !== 0 || reference.channels !== x.channels) {
+    if (coffset + reference.channels > x.channels) ctx.fail(`channels ${coffset} to ${coffset + reference.channels} of a ${x.channels}-channel input do not exist`);
+    crops.set(0, { start: coffset, end: coffset + reference.channels, removed: x.channels - reference.channels });
+  }
+  for (const [axis, from, to, offset] of [[1, x.h, reference.h, hoffset], [2, x.w, reference.w, woffset]] as const) {
+    const removed = from.off - to.off;
+    if (from.num !== to.num || from.den !== to.den || removed < offset) {
+      ctx.fail(`its input (${affineText(from, 'H')}) cannot be cut to the reference's ${axis === 1 ? 'height' : 'width'} (${affineText(to, 'H')}) from offset ${offset}`);
+    }
+    if (removed !== 0) crops.set(axis, { start: offset, end: removed === offset ? TO_END : offset - removed, removed });
+  }
+  return [slice(ctx, x, crops)];
+};
+
+/** An ONNX Slice for crops by ncnn axis (0 c, 1 h, 2 w); the output's first pixel moves by each start. */
+function slice(ctx: LayerContext, x: ImageBlob, crops: ReadonlyMap<number, AxisCrop>): ImageBlob {
+  if (crops.size === 0) return x;
   const list = [...crops.entries()];
   const y = ctx.node('Slice', [
     x.name,
@@ -173,6 +212,7 @@ export const crop: LayerConverter = (ctx, inputs) => {
   ]);
   const channels = x.channels - (crops.get(0)?.removed ?? 0);
   if (channels < 1) ctx.fail(`the crop leaves ${channels} channels`);
-  return [derived(x, y, { channels, h: shift(x.h, -(crops.get(1)?.removed ?? 0)), w: shift(x.w, -(crops.get(2)?.removed ?? 0)) })];
-};
+  const cut = (a: Affine, c: AxisCrop | undefined): Affine => (c === undefined ? a : moved(shift(a, -c.removed), a, c.start));
+  return derived(x, y, { channels, h: cut(x.h, crops.get(1)), w: cut(x.w, crops.get(2)) });
+}
 
