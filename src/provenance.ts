@@ -15,6 +15,8 @@ export interface ProvenanceRecord {
   readonly modelSha256?: string | undefined;
   /** Denoise strength of a model that has one (`photo`). */
   readonly denoise?: number | undefined;
+  /** Run as a self-ensemble (test-time augmentation). */
+  readonly tta?: boolean | undefined;
   /** Whether the model is a network that invents detail (sets the IPTC Digital Source Type). */
   readonly ai: boolean;
   readonly scaleX: number;
@@ -56,6 +58,7 @@ function provenanceDescription(record: ProvenanceRecord): string {
   attributes.push(['upscale:Tool', record.tool], ['upscale:Model', record.model]);
   if (record.modelSha256 !== undefined) attributes.push(['upscale:ModelSHA256', record.modelSha256]);
   if (record.denoise !== undefined) attributes.push(['upscale:Denoise', String(record.denoise)]);
+  if (record.tta === true) attributes.push(['upscale:TTA', 'true']);
   attributes.push(
     ['upscale:Scale', formatScale(record.scaleX, record.scaleY)],
     ['upscale:OutputSize', `${record.width}x${record.height}`],

@@ -22,7 +22,7 @@ after(() => {
 
 test('built-in families, aliases and variants resolve; a missing scale is a clear error', async () => {
   const ids = listModels().map((m) => m.id);
-  assert.deepEqual(ids.slice(0, 6), ['photo', 'fast', 'quality', 'esrgan-slim', 'esrgan-medium', 'esrgan-thick']);
+  assert.deepEqual(ids.slice(0, 9), ['photo', 'fast', 'quality', 'photo-gan', 'anime', 'anime-fast', 'esrgan-slim', 'esrgan-medium', 'esrgan-thick']);
   const thick = await resolveModel('thick');
   assert.equal(thick.descriptor.id, 'esrgan-thick');
   assert.deepEqual(thick.scales, [2, 3, 4, 8]);

@@ -52,7 +52,10 @@ test('models lists the built-in networks with their figures, and the classical m
   const r = upscale('models');
   assert.equal(r.code, 0);
   for (const id of ['nearest', 'bilinear', 'bicubic', 'lanczos3']) assert.match(r.stdout, new RegExp(`^${id}\\s`, 'm'));
-  assert.match(r.stdout, /^esrgan-thick\s+AI\s+x2 x3 x4 x8\s+7\.3M\s+29\.94 \/ 0\.8522\s+5\.9 s\/MP/m);
+  assert.match(r.stdout, /^esrgan-thick\s+x2 x3 x4 x8\s+7\.3M\s+29\.94 \/ 0\.8522\s+5\.9 s\/MP\s+MIT/m);
+  assert.match(r.stdout, /^quality\s+x2 x4\s+426K\s+32\.20 \/ 0\.8952\s+[\d.]+ s\/MP\s+Apache-2\.0\s+clean photos/m);
+  assert.match(r.stdout, /^photo-gan\s+x4\s+1\.2M\s+.*0\.\.1 \(0\.5\)\s+BSD-3-Clause/m);
+  assert.match(r.stdout, /^anime\s+x2 x4\s+.*0\/0\.5\/1 \(0\)\s+MIT\s+anime/m);
   const json = JSON.parse(upscale('models', '--json').stdout) as { id: string }[];
   assert.ok(json.some((m) => m.id === 'bicubic'));
 });
@@ -64,7 +67,7 @@ test('default run: the default AI model, <name>@4x.<ext> beside the input, with 
   assert.deepEqual(await size(out), [768, 512]);
   assert.match(r.stdout, /sample\.png -> .*sample@4x\.png \(192x128 -> 768x512/);
   const tags = exif(out);
-  assert.equal(tags['XMP:Model'], 'photo-x4');
+  assert.equal(tags['XMP:Model'], 'photo-gan-x4');
   assert.equal(tags['XMP:Denoise'], 0.5);
   assert.equal(tags['XMP:DigitalSourceType'], 'http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicallyEnhanced');
   assert.match(String(tags['XMP:ModelSHA256']), /^[0-9a-f]{64}$/);
@@ -74,6 +77,12 @@ test('default run: the default AI model, <name>@4x.<ext> beside the input, with 
   const tagsClassical = exif(join(dir, 'sample@2x.png'));
   assert.equal(tagsClassical['XMP:Model'], 'lanczos3');
   assert.equal(tagsClassical['XMP:DigitalSourceType'], undefined, 'interpolation is not declared AI-enhanced');
+  rmSync(join(dir, 'sample@2x.png'));
+  const tta = upscale('sample.png', '-m', 'quality', '-s', '2', '--tta');
+  assert.equal(tta.code, 0, tta.stderr);
+  const tagsTta = exif(join(dir, 'sample@2x.png'));
+  assert.equal(tagsTta['XMP:Model'], 'quality-x2');
+  assert.equal(tagsTta['XMP:Tta'], true, 'upscale:TTA recorded');
   rmSync(join(dir, 'sample@2x.png'));
 });
 
@@ -179,7 +188,7 @@ test('bad models and options: one line, exit 2', () => {
   assert.match(r.stderr, /^upscale: random\.onnx: not an ONNX model/);
   r = upscale('sample.png', '-m', 'superres-9000');
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /unknown model "superres-9000" \(expected one of photo, fast, quality, esrgan-slim, esrgan-medium, esrgan-thick, nearest, bilinear, bicubic, lanczos3, or a model file: \.onnx, \.pth, \.pt, \.ckpt, \.safetensors, \.param, \.bin\)/);
+  assert.match(r.stderr, /unknown model "superres-9000" \(expected one of photo, fast, quality, photo-gan, anime, anime-fast, esrgan-slim, esrgan-medium, esrgan-thick, nearest, bilinear, bicubic, lanczos3, or a model file: \.onnx, \.pth, \.pt, \.ckpt, \.safetensors, \.param, \.bin\)/);
   r = upscale('sample.png', '-s', 'abc');
   assert.equal(r.code, 2);
   assert.match(r.stderr, /option '-s, --scale <factor>' argument 'abc' is invalid\. Expected a number above 0, got "abc"\./);

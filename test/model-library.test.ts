@@ -71,7 +71,7 @@ test('models add / list / info / -m <id> / remove', async () => {
 
   const list = upscale('models');
   assert.equal(list.code, 0);
-  assert.match(list.stdout, /^my-compact-x4\s+AI\s+x4\s+\S+\s+Real-ESRGAN Compact \(SRVGGNetCompact\) x4 from My Compact x4\.pth \(your library\)$/m);
+  assert.match(list.stdout, /^my-compact-x4\s+x4\s+\S+\s+Real-ESRGAN Compact \(SRVGGNetCompact\) x4 from My Compact x4\.pth \(your library\)$/m);
 
   const info = JSON.parse(upscale('models', 'info', 'my-compact-x4', '--json').stdout) as Record<string, unknown>;
   assert.equal(info.architecture, 'compact');

@@ -141,7 +141,7 @@ test('photo: the strength picks the network, strength 0 is the base network, the
 });
 
 test('denoise with a model that has none, or out of range, is a clear error', async () => {
-  await assert.rejects(createUpscaler({ model: 'fast', denoise: 0.5 }), (e) => isUpscaleError(e) && e.code === 'INVALID_OPTION' && /model "fast" has no denoise strength \(models with one: photo\)/.test(e.message));
+  await assert.rejects(createUpscaler({ model: 'fast', denoise: 0.5 }), (e) => isUpscaleError(e) && e.code === 'INVALID_OPTION' && /model "fast" has no denoise strength \(models with one: photo, photo-gan, anime\)/.test(e.message));
   await assert.rejects(createUpscaler({ model: 'bicubic', denoise: 0 }), /has no denoise strength/);
   await assert.rejects(createUpscaler({ model: 'photo', denoise: 2 }), /Expected denoise to be a number from 0 to 1, got 2/);
 });

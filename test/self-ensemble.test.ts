@@ -1,5 +1,5 @@
 /**
- * Geometric self-ensemble (the `quality` model): the 8 dihedral transforms undo exactly, an equivariant network is
+ * Geometric self-ensemble (`--tta`, on any network): the 8 dihedral transforms undo exactly, an equivariant network is
  * unchanged by the ensemble, a real one gives the mean of its 8 predictions, and tiles still join.
  */
 import { test } from 'node:test';
@@ -9,7 +9,6 @@ import { loadOnnxBytes } from '../src/models/onnx-file.js';
 import { resolveModel } from '../src/models/registry.js';
 import { transform, untransform, withSelfEnsemble } from '../src/models/self-ensemble.js';
 import type { ImageTensor } from '../src/runtime/onnx.js';
-import { runTiled } from '../src/tiling/run.js';
 import { nearestUpscaleModel, randomFloats } from './fixtures/models.js';
 import { maxAbsDiff, testRaster } from './helpers/rasters.js';
 
@@ -63,18 +62,18 @@ test('an equivariant network (nearest enlargement) is unchanged; a real one give
   await fast.network.dispose();
 });
 
-test('quality: tiled equals whole within one level, and differs from fast', async () => {
-  const choice = await resolveModel('quality');
-  assert.deepEqual(choice.scales, [2, 4]);
-  const model = await choice.load(4);
-  if (model.kind !== 'network') throw new Error('expected a network');
+test('tta: any network runs as a self-ensemble; tiled equals whole within one level, and differs from the plain network', async () => {
+  const upscaler = await createUpscaler({ model: 'fast', tta: true });
+  assert.equal(upscaler.model.tta, true);
   const source = testRaster(45, 31, 3, 8, 4);
-  const whole = await runTiled(source, model.network, { tileSize: 1024, overlap: 0, outputDepth: 8 });
-  const tiled = await runTiled(source, model.network, { tileSize: 20, overlap: model.network.receptiveField, outputDepth: 8 });
-  assert.ok(maxAbsDiff(whole, tiled) <= 1, `tiles differ by ${maxAbsDiff(whole, tiled)}`);
-  await model.network.dispose();
+  const whole = await upscaler.upscale(source, { scale: 4 });
+  const tiled = await createUpscaler({ model: 'fast', tta: true, tileSize: 20 });
+  const pieces = await tiled.upscale(source, { scale: 4 });
+  assert.ok(maxAbsDiff(whole, pieces) <= 1, `tiles differ by ${maxAbsDiff(whole, pieces)}`);
+  await Promise.all([upscaler.dispose(), tiled.dispose()]);
   const fast = await createUpscaler({ model: 'fast' });
-  const plain = await fast.upscale(source);
+  const plain = await fast.upscale(source, { scale: 4 });
   await fast.dispose();
-  assert.ok(maxAbsDiff(plain, whole) >= 1, 'quality differs from fast');
+  assert.ok(maxAbsDiff(plain, whole) >= 1, 'the ensemble differs from the network alone');
+  await assert.rejects(createUpscaler({ model: 'bicubic', tta: true }), /tta needs a network, and "bicubic" is classical interpolation/);
 });

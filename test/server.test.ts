@@ -398,7 +398,7 @@ test('denoise: the strength reaches the network, is shown in the job, and is ref
     [{ model: 'photo', denoise: '2' }, /^Expected denoise to be a number from 0 to 1, got "2"$/],
     [{ model: 'photo', denoise: 'abc' }, /^Expected denoise to be a number from 0 to 1, got "abc"$/],
     [{ model: 'photo', denoise: '-0.1' }, /denoise/],
-    [{ model: 'fast', denoise: '0.5' }, /model "fast" has no denoise strength \(models with one: photo\)/],
+    [{ model: 'fast', denoise: '0.5' }, /model "fast" has no denoise strength \(models with one: photo, photo-gan, anime\)/],
     [{ model: 'bicubic', denoise: '0' }, /model "bicubic" has no denoise strength/],
   ];
   for (const [fields, message] of cases) {

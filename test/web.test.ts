@@ -65,19 +65,19 @@ describe('web app', { skip, timeout: 240_000 }, () => {
   it('lists the models with their measured quality and speed', async () => {
     const ids = await page.$$eval('#model option', (options) => options.map((o) => (o as HTMLOptionElement).value));
     for (const id of ['fast', 'esrgan-thick', 'nearest', 'bicubic', 'lanczos3']) assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
-    assert.equal(await page.inputValue('#model'), 'photo');
+    assert.equal(await page.inputValue('#model'), 'photo-gan');
     const figures = async (): Promise<Record<string, string>> =>
       Object.fromEntries(
         await page.$$eval('#model-info .figures > div', (pairs) => pairs.map((pair) => [pair.querySelector('dt')?.textContent, pair.querySelector('dd')?.textContent])),
       );
     // The figures come from the model descriptors (what `upscale models` prints), not from the page's own code.
-    const photo = listModels().find((m) => m.id === 'photo')!;
+    const gan = listModels().find((m) => m.id === 'photo-gan')!;
     assert.deepEqual(await figures(), {
-      'Set5 x4 PSNR': `${photo.quality!['Set5 x4']!.psnr.toFixed(2)} dB`,
-      's/MP': String(photo.secondsPerMegapixel),
+      'Set5 x4 PSNR': `${gan.quality!['Set5 x4']!.psnr.toFixed(2)} dB`,
+      's/MP': String(gan.secondsPerMegapixel),
       Scales: 'native x4',
     });
-    assert.match((await page.textContent('#model-info')) ?? '', /Our own compact CNN for real photos/);
+    assert.match((await page.textContent('#model-info')) ?? '', /Real-ESRGAN general x4 v3/);
     const fast = listModels().find((m) => m.id === 'fast')!;
     await page.selectOption('#model', 'fast');
     assert.deepEqual(await figures(), {

@@ -12,6 +12,7 @@ interface EvalCliOptions {
   dataset?: string;
   inputs?: string;
   denoise?: number;
+  tta: boolean;
   scale: number;
   model: string[];
   lr?: string;
@@ -64,7 +65,8 @@ export function registerEvalCommand(program: Command): void {
     .option('--json', 'print the report as JSON on stdout', false)
     .option('--per-image', 'also list every image', false)
     .option('--niqe', 'also score the outputs with NIQE (no reference, lower is better)', false)
-    .option('--denoise <0-1>', 'denoise strength for the models that have one (photo)', unitInterval)
+    .option('--denoise <0-1>', 'denoise strength for the models that have one (photo, photo-gan, anime)', unitInterval)
+    .option('--tta', 'run every network as a self-ensemble (8 flips and rotations averaged)', false)
     .addHelpText('after', EXAMPLES)
     .showHelpAfterError(false)
     .exitOverride()
@@ -95,6 +97,7 @@ export function registerEvalCommand(program: Command): void {
                 scale: options.scale,
                 models: options.model,
                 denoise: options.denoise,
+                tta: options.tta,
                 onImage: (model, index, total, result) => progress.line(`${model}: ${index + 1}/${total} ${result.name} NIQE ${formatNiqe(result.niqe)}`),
               }),
             ).then((report) => (options.json ? JSON.stringify(report, null, 2) + '\n' : formatNoReferenceReport(report, { perImage: options.perImage })))
@@ -106,6 +109,7 @@ export function registerEvalCommand(program: Command): void {
                 models: options.model,
                 niqe: options.niqe,
                 denoise: options.denoise,
+                tta: options.tta,
                 onProgress: (event) => progress.update(event),
               }),
             ).then((report) => (options.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report, { perImage: options.perImage })));

@@ -31,6 +31,7 @@ interface CliOptions {
   tile?: number | 'auto';
   threads?: number;
   denoise?: number;
+  tta: boolean;
   recursive: boolean;
   overwrite: boolean;
   provenance: boolean;
@@ -61,7 +62,10 @@ Examples:
   upscale photo.jpg                       photo@4x.jpg beside it (default model, x4)
   upscale photo.jpg -s 2.5 -o big.png     any factor, any output format
   upscale photo.jpg --fit 3840x2160       largest size that fits in 4K
-  upscale old.jpg -m photo --denoise 0.8  a noisy or JPEG-blocky photo: denoise as it enlarges
+  upscale old.jpg --denoise 0.8           a noisy or JPEG-blocky photo: denoise as it enlarges
+  upscale shot.jpg -m photo-gan           a GAN for real photos: clean edges, invented texture
+  upscale art.png -m anime --denoise 0.5  anime and illustrations (Real-CUGAN), conservative denoise
+  upscale chart.png -m quality -s 2       the most faithful detail on clean images (SPAN)
   upscale scans/ -r -o out/ -m bicubic    a whole tree, mirrored into out/
   upscale anim.gif -s 2                   animated GIF, WebP and APNG stay animated
   upscale video clip.mp4 -s 2             a video, with its audio and subtitles (see upscale video --help)
@@ -80,7 +84,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
     .option('-o, --output <path>', 'output file (one input) or directory')
     .option('-s, --scale <factor>', 'enlargement factor, e.g. 2, 4 or 2.5 (default: the model\'s scale)', positiveNumber)
     .option('-m, --model <model>', 'model id (see `upscale models`) or a model file (.onnx, .pth, .safetensors, NCNN .param)')
-    .option('--denoise <0-1>', 'denoise strength of the photo model: 0 keeps grain and detail, 1 removes noise, blur and JPEG blocks (default: 0.5)', unitInterval)
+    .option('--denoise <0-1>', 'denoise strength of photo, photo-gan and anime: 0 keeps grain and detail, 1 removes noise, blur and JPEG blocks (default: the model\'s)', unitInterval)
+    .option('--tta', 'test-time augmentation: average the network over 8 flips and rotations (a little more faithful, 8x the time)', false)
     .option('--width <px>', 'output width (keeps the aspect ratio unless --height is given too)', positiveInt)
     .option('--height <px>', 'output height', positiveInt)
     .option('--fit <WxH>', 'largest size that fits in a box, e.g. 3840x2160', box)
@@ -146,6 +151,7 @@ async function runUpscale(inputs: string[], options: CliOptions): Promise<number
     upscaler = await createUpscaler({
       model: options.model,
       denoise: options.denoise,
+      tta: options.tta,
       tileSize: options.tile,
       threads: options.threads,
       maxInputPixels: options.maxPixels,

@@ -111,27 +111,36 @@ function formatInfo(described: Record<string, unknown>): string {
 export function formatModels(models: readonly ModelDescriptor[]): string {
   const rows = models.map((m) => [
     m.id,
-    m.kind === 'network' ? 'AI' : 'classical',
     m.scales === undefined ? 'any' : m.scales.map((s) => `x${s}`).join(' '),
     m.parameters === undefined ? '' : compact(m.parameters),
     quality(m, 'Set5 x4'),
     m.secondsPerMegapixel === undefined ? '' : `${m.secondsPerMegapixel.toPrecision(2)} s/MP`,
-    [m.description, m.aliases?.length ? `(alias: ${m.aliases.join(', ')})` : ''].filter(Boolean).join(' '),
+    denoise(m),
+    m.license === undefined ? '' : (m.license.split(' (')[0] ?? ''),
+    [m.suits ?? m.description, m.aliases?.length ? `(alias: ${m.aliases.join(', ')})` : ''].filter(Boolean).join(' '),
   ]);
-  const header = ['id', 'kind', 'scales', 'params', 'Set5 x4 PSNR/SSIM', 'speed x4', 'description'];
+  const header = ['id', 'scales', 'params', 'Set5 x4 PSNR/SSIM', 'speed x4', 'denoise', 'licence', 'for'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [
     line(header),
     ...rows.map(line),
     '',
-    `Default: ${DEFAULT_MODEL} (our model for real photos, denoise 0.5; -m fast for clean images and graphics).`,
-    'Built-in networks pick the variant for the factor asked (-m esrgan-thick -s 2 runs the x2 network); name one with',
-    '-m esrgan-thick-x2. Speed: seconds per output megapixel on a 2-core CPU (docs/performance.md); quality:',
-    'upscale eval on Set5 (docs/quality.md). Add your own models (PyTorch, safetensors, NCNN, ONNX) with',
-    'upscale models add <file>, or give a model file directly: upscale photo.jpg -m ./4x-UltraSharp.pth',
+    `Default: ${DEFAULT_MODEL}. For real photos: photo (fast) or photo-gan (cleaner edges, invented texture); clean`,
+    'images and graphics: quality (most faithful) or fast; anime and illustrations: anime, or anime-fast for video.',
+    '--denoise sets the strength where the column shows one (a range is a blend, a list the levels), --tta averages',
+    'any network over 8 flips and rotations. Built-in networks pick the variant for the factor asked (-m quality -s 2',
+    'runs the x2 network); name one with -m quality-x2. Speed: seconds per output megapixel on a 2-core CPU',
+    '(npm run bench -- models, docs/performance.md); quality: upscale eval on Set5 (docs/quality.md; PSNR is the wrong',
+    'yardstick for GAN and anime models). Licences of the shipped weights: models/LICENSES/. Add your own models',
+    '(PyTorch, safetensors, NCNN, ONNX) with upscale models add <file>, or give a file: upscale photo.jpg -m ./4x.pth',
     '',
   ].join('\n');
+}
+
+function denoise(model: ModelDescriptor): string {
+  if (model.denoise === undefined) return '';
+  return model.denoiseLevels === undefined ? `0..1 (${model.denoise})` : `${model.denoiseLevels.join('/')} (${model.denoise})`;
 }
 
 function quality(model: ModelDescriptor, key: string): string {

@@ -21,6 +21,7 @@ interface VideoCliOptions {
   fit?: { width: number; height: number };
   model?: string;
   denoise?: number;
+  tta: boolean;
   codec?: VideoCodec;
   crf?: number;
   preset?: string;
@@ -73,7 +74,8 @@ export function registerVideoCommand(program: Command, setExitCode: (code: numbe
     .option('--height <px>', 'output height', positiveInt)
     .option('--fit <WxH>', 'largest size that fits in a box, e.g. 1920x1080', box)
     .option('-m, --model <model>', 'model id (see `upscale models`) or a model file')
-    .option('--denoise <0-1>', 'denoise strength of the photo model (default: 0.5)', unitInterval)
+    .option('--denoise <0-1>', 'denoise strength of photo, photo-gan and anime (default: the model\'s)', unitInterval)
+    .option('--tta', 'test-time augmentation: average the network over 8 flips and rotations (8x the time)', false)
     .addOption(new Option('--codec <codec>', 'video codec of the output').choices(VIDEO_CODECS).default('h264'))
     .option('--crf <n>', 'quality: lower is better and larger (default: 18 h264, 22 h265, 35 av1)', nonNegativeInt)
     .option('--preset <name>', 'encoder preset (default: medium; a number for av1)')
@@ -125,7 +127,7 @@ async function runVideo(input: string, options: VideoCliOptions): Promise<number
   const view = createVideoProgress(!options.quiet && !options.json && process.stderr.isTTY === true, options.verbose && !options.quiet);
   try {
     const tools = await locateFfmpeg();
-    upscaler = await createUpscaler({ model: options.model, denoise: options.denoise, tileSize: options.tile, threads: options.threads });
+    upscaler = await createUpscaler({ model: options.model, denoise: options.denoise, tta: options.tta, tileSize: options.tile, threads: options.threads });
     const result = await upscaleVideo(upscaler, input, output, {
       ...(sized ? size : { scale: DEFAULT_VIDEO_SCALE }),
       codec: options.codec,

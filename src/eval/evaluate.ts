@@ -39,8 +39,10 @@ export interface EvalOptions {
    * Outputs need at least 96x96 pixels after shaving. @default false
    */
   niqe?: boolean | undefined;
-  /** Denoise strength for the models that have one (`photo`); the others ignore it. @default the model's own */
+  /** Denoise strength for the models that have one (`photo`, `photo-gan`, `anime`); the others ignore it. @default the model's own */
   denoise?: number | undefined;
+  /** Run every network as a self-ensemble (test-time augmentation); classical methods as they are. @default false */
+  tta?: boolean | undefined;
   /** Checked between images (and between tiles inside a model); cancelling throws an UpscaleError `ABORTED`. */
   signal?: AbortSignal | undefined;
   onProgress?: ((event: EvalProgress) => void) | undefined;
@@ -118,7 +120,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
   for (const [index, model] of models.entries()) {
     throwIfAborted(signal);
     onProgress?.({ stage: 'model', model, index, total: models.length });
-    const upscaler = await upscalerWithDenoise(model, options.denoise);
+    const upscaler = await upscalerFor(model, options);
     try {
       results.push(await evaluateModel(upscaler, images, pairs, options));
     } finally {
@@ -211,18 +213,23 @@ async function checkModels(models: readonly string[]): Promise<void> {
   }
 }
 
-/** The model with the denoise strength asked, when it has one (built-in families load their weights lazily). */
-export async function upscalerWithDenoise(model: string, denoise: number | undefined): Promise<Upscaler> {
+/**
+ * The model with the denoise strength asked, when it has one, and as a self-ensemble when `tta` is asked and it is a
+ * network (built-in families load their weights lazily, so the first upscaler costs nothing).
+ */
+export async function upscalerFor(model: string, options: { denoise?: number | undefined; tta?: boolean | undefined }): Promise<Upscaler> {
   const plain = await createUpscaler({ model });
-  if (denoise === undefined || plain.model.denoise === undefined) return plain;
+  const denoise = plain.model.denoise === undefined ? undefined : options.denoise;
+  const tta = options.tta === true && plain.model.kind === 'network';
+  if (denoise === undefined && !tta) return plain;
   await plain.dispose();
-  return createUpscaler({ model, denoise });
+  return createUpscaler({ model, denoise, tta });
 }
 
-/** The model's id as the registry names it, with ` denoise <s>` when it has a denoise strength. */
+/** The model's id as the registry names it, with ` denoise <s>` when it has a denoise strength and ` tta` when run so. */
 export function modelLabel(upscaler: Upscaler): string {
-  const { id, denoise } = upscaler.model;
-  return denoise === undefined ? id : `${id} denoise ${denoise}`;
+  const { id, denoise, tta } = upscaler.model;
+  return `${id}${denoise === undefined ? '' : ` denoise ${denoise}`}${tta ? ' tta' : ''}`;
 }
 
 /** Runs the model once on a small corner of the first LR image: loads the weights, warms the first-run paths. */

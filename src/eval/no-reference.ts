@@ -7,7 +7,7 @@ import { throwIfAborted, UpscaleError } from '../errors.js';
 import { decodeImage } from '../image/index.js';
 import type { Upscaler } from '../upscaler.js';
 import { listDataset } from './dataset.js';
-import { MAX_EVAL_SCALE, MIN_EVAL_SCALE, modelLabel, scoreNiqe, to8Bit, upscalerWithDenoise } from './evaluate.js';
+import { MAX_EVAL_SCALE, MIN_EVAL_SCALE, modelLabel, scoreNiqe, to8Bit, upscalerFor } from './evaluate.js';
 
 export interface NoReferenceOptions {
   /** Directory of the low-resolution images to enlarge. */
@@ -16,8 +16,10 @@ export interface NoReferenceOptions {
   scale: number;
   /** Models, in order: anything `createUpscaler({ model })` accepts. */
   models: readonly string[];
-  /** Denoise strength for the models that have one (`photo`); the others ignore it. @default the model's own */
+  /** Denoise strength for the models that have one (`photo`, `photo-gan`, `anime`); the others ignore it. @default the model's own */
   denoise?: number | undefined;
+  /** Run every network as a self-ensemble (test-time augmentation). @default false */
+  tta?: boolean | undefined;
   signal?: AbortSignal | undefined;
   /** Called after each image: the model's id, the image's index of `total`, and its result. */
   onImage?: ((model: string, index: number, total: number, result: NoReferenceImageResult) => void) | undefined;
@@ -61,7 +63,7 @@ export async function evaluateNoReference(options: NoReferenceOptions): Promise<
   const upscalers: Upscaler[] = [];
   try {
     // Every model is resolved before any runs, so that a misspelt name fails at once.
-    for (const model of models) upscalers.push(await upscalerWithDenoise(model, options.denoise));
+    for (const model of models) upscalers.push(await upscalerFor(model, options));
     const results: NoReferenceModelResult[] = [];
     for (const upscaler of upscalers) {
       const images: NoReferenceImageResult[] = [];

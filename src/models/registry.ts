@@ -15,17 +15,17 @@ import { loadOnnxBytes, loadOnnxFile } from './onnx-file.js';
 import type { ModelChoice, ModelDescriptor } from './types.js';
 
 /**
- * The model used when none is named: our own `photo` at denoise 0.5, the best built-in model for a typical photo.
- * On 8 real photos (web JPEGs, camera shots) its x4 outputs score NIQE 6.21 against fast's 6.31, esrgan-thick's
- * 6.94 and bicubic's 7.65 (lower is better), and on the clean bicubic benchmark it still beats every model built in
- * before ours (Set5 x4 30.11 dB, esrgan-thick 29.94), at 0.1 s per output megapixel. `fast` (30.95 dB) and
- * `quality` (31.16) are the choice for clean images and graphics. docs/quality.md and models/photo-x4.md have the figures.
+ * The model used when none is named: `photo-gan` (Real-ESRGAN's general x4 v3) at denoise 0.5, chosen by what a
+ * typical photo needs (docs/quality.md, "Choosing the default"). On 8 real photos (web JPEGs, camera shots; no
+ * ground truth) its outputs score NIQE 5.29, against 6.21 for our `photo`, 6.30 for `quality` and 7.65 for bicubic
+ * (lower is better), and at 1:1 it gives clean edges where the others give soft or noisy ones. It costs about ten
+ * times `photo`'s time; `-m photo` is the fast choice for photos, `-m quality` the faithful one for clean images.
  */
-export const DEFAULT_MODEL = 'photo';
+export const DEFAULT_MODEL = 'photo-gan';
 
 /** What is chosen along with the model. */
 export interface ModelSettings {
-  /** Denoise strength 0..1, for a model that has one (`photo`); an error for the others. */
+  /** Denoise strength 0..1, for a model that has one (`photo`, `photo-gan`, `anime`); an error for the others. */
   denoise?: number | undefined;
 }
 

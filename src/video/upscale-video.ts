@@ -138,7 +138,7 @@ export async function upscaleVideo(upscaler: Upscaler, input: string, output: st
   const work = await openWorkDir(workDirFor(output), {
     version: 1,
     input: { path: resolve(input), bytes: info.bytes, mtimeMs: info.mtimeMs },
-    settingsHash: hashSettings({ model: upscaler.model.id, denoise: upscaler.model.denoise, target, settings, first, last, ffmpeg: tools.version }),
+    settingsHash: hashSettings({ model: upscaler.model.id, denoise: upscaler.model.denoise, tta: upscaler.model.tta, target, settings, first, last, ffmpeg: tools.version }),
     frames: total,
     segmentFrames,
   });

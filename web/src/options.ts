@@ -60,6 +60,9 @@ function syncDenoise(): void {
   const value = model === undefined ? undefined : denoiseFor(model.id);
   byId('denoise-row').hidden = value === undefined;
   if (value === undefined) return;
+  // A family of separately trained noise levels (anime: 0, 0.5, 1) snaps to them; a weight blend is continuous.
+  const levels = model?.denoiseLevels;
+  byId<HTMLInputElement>('denoise').step = levels === undefined || levels.length < 2 ? '0.05' : String(levels[1]! - levels[0]!);
   byId<HTMLInputElement>('denoise').value = String(value);
   byId('denoise-value').textContent = strength(value);
 }
@@ -68,7 +71,7 @@ export function setModels(list: ModelDescriptor[]): void {
   models = list;
   const select = byId<HTMLSelectElement>('model');
   // The user's choice survives a refresh of the list; before any, the library's default model (DEFAULT_MODEL).
-  const current = [select.value, 'photo'].find((id) => modelById(id) !== undefined) ?? list[0]?.id ?? '';
+  const current = [select.value, 'photo-gan'].find((id) => modelById(id) !== undefined) ?? list[0]?.id ?? '';
   modelOptions(select, current);
   select.disabled = list.length === 0;
   showModelInfo();

@@ -17,8 +17,10 @@ export interface ModelDescriptor {
   parameters?: number;
   quality?: Record<string, QualityScore>;
   secondsPerMegapixel?: number;
-  /** Denoise strength 0..1 of a model that has one (`photo`): its default in the model list. */
+  /** Denoise strength 0..1 of a model that has one (`photo`, `photo-gan`, `anime`): its default in the model list. */
   denoise?: number;
+  /** The strengths of a family with separately trained noise levels (`anime`: 0, 0.5, 1); absent for a blend. */
+  denoiseLevels?: number[];
 }
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';

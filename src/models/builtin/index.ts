@@ -1,6 +1,6 @@
 /**
  * Built-in models: resolves a family id, alias or variant id (`esrgan-thick`, `thick`, `esrgan-thick-x2`) and loads
- * a variant: our own models from the ONNX files shipped in models/, the UpscalerJS ones by converting their
+ * a variant: the networks shipped as ONNX files in models/ (shipped.ts), the UpscalerJS ones by converting their
  * TensorFlow.js weights to ONNX once (cached by the weights' hash).
  */
 import { createHash } from 'node:crypto';
@@ -12,7 +12,7 @@ import type { SessionOptions } from '../../runtime/onnx.js';
 import { cachedModel, hashParts } from '../cache.js';
 import { convertLayersModel, readLayersModel } from '../tfjs/index.js';
 import type { ModelChoice, ModelDescriptor, NetworkModel } from '../types.js';
-import { loadOwn, OWN_FAMILIES } from './own.js';
+import { effectiveStrength, loadShipped, SHIPPED_FAMILIES } from './shipped.js';
 import { loadVariantBytes } from './variant.js';
 import { modelJsonPath, UPSCALERJS_FAMILIES, type UpscalerJsFamily } from './upscalerjs.js';
 
@@ -22,13 +22,16 @@ const CONVERTER_VERSION = 'tfjs-layers-to-onnx 2';
 /** A built-in family: what it is, and how to load one of its native scales. */
 interface BuiltinFamily {
   readonly descriptor: ModelDescriptor & { readonly scales: readonly number[] };
+  /** The strength a family runs at when `denoise` is asked (a levels family rounds to its nearest level). */
+  strength?(denoise: number | undefined): number | undefined;
   load(scale: number, options: SessionOptions, denoise?: number): Promise<NetworkModel>;
 }
 
 const FAMILIES: readonly BuiltinFamily[] = [
-  ...OWN_FAMILIES.map((family) => ({
+  ...SHIPPED_FAMILIES.map((family) => ({
     descriptor: family.descriptor,
-    load: (scale: number, options: SessionOptions, denoise?: number) => loadOwn(family, scale, options, denoise),
+    strength: (denoise: number | undefined) => effectiveStrength(family, denoise),
+    load: (scale: number, options: SessionOptions, denoise?: number) => loadShipped(family, scale, options, denoise),
   })),
   ...UPSCALERJS_FAMILIES.map((family) => ({
     descriptor: family.descriptor,
@@ -57,7 +60,7 @@ export function builtinChoice(spec: string, options: SessionOptions = {}, denois
     );
   }
   const scales = only === undefined ? family.descriptor.scales : [only];
-  const strength = family.descriptor.denoise === undefined ? undefined : denoise ?? family.descriptor.denoise;
+  const strength = family.descriptor.denoise === undefined ? undefined : family.strength?.(denoise) ?? denoise ?? family.descriptor.denoise;
   const descriptor = {
     ...family.descriptor,
     ...(only !== undefined && { id: spec, scale: only, scales }),

@@ -1,34 +1,61 @@
 /**
- * Our own models: trained by training/ (PyTorch), exported to ONNX and shipped in models/ with a model card each.
- * Figures are measured with `upscale eval` and `npm run bench` on the 2-core reference machine.
+ * The networks shipped as ONNX files in models/, one family per use: our own (`photo`, `fast`, trained by
+ * training/) and the best freely licensed published ones, converted by our own importers from their authors'
+ * weights (`quality`, `photo-gan`, `anime`, `anime-fast`; scripts/build-models.ts). Each has a model card in
+ * models/ and its licence text in models/LICENSES/. Figures are measured with `upscale eval` and
+ * `npm run bench -- models` on the 2-core reference machine.
  */
 import { readFile } from 'node:fs/promises';
 import { UpscaleError } from '../../errors.js';
 import { interpolateOnnxWeights } from '../../onnx/interpolate.js';
 import type { SessionOptions } from '../../runtime/onnx.js';
-import { withSelfEnsemble } from '../self-ensemble.js';
 import { loadVariantBytes } from './variant.js';
 import type { ModelDescriptor, NetworkModel } from '../types.js';
 
-export interface OwnFamily {
+/** How a family's denoise strength 0..1 maps onto its networks. */
+export type DenoiseWeights =
+  /**
+   * A continuous strength: the network at strength 0 per scale, same graph as `files` (strength 1); a strength in
+   * between blends the two networks' weights (DNI, onnx/interpolate.ts), as Real-ESRGAN's `-dn` does.
+   */
+  | { readonly kind: 'blend'; readonly base: Readonly<Record<number, string>> }
+  /**
+   * Separately trained networks per noise level (Real-CUGAN, waifu2x): the strength picks the nearest level.
+   * `files` then holds no network of its own and is unused.
+   */
+  | { readonly kind: 'levels'; readonly levels: readonly DenoiseLevel[] };
+
+export interface DenoiseLevel {
+  readonly strength: number;
+  /** The authors' name for the level: `no-denoise`, `conservative`, `denoise3x`. */
+  readonly name: string;
+  readonly files: Readonly<Record<number, string>>;
+}
+
+export interface ShippedFamily {
   readonly descriptor: ModelDescriptor & { readonly scales: readonly number[] };
   /** ONNX file per native scale, in models/ at the package root. */
   readonly files: Readonly<Record<number, string>>;
-  /**
-   * For a family with a denoise strength: the network at strength 0 per scale, same graph as `files` (strength 1).
-   * A strength in between blends the two networks' weights (DNI, onnx/interpolate.ts).
-   */
-  readonly denoiseBase?: Readonly<Record<number, string>>;
-  /** Run as the mean of the network's 8 flipped and rotated predictions (self-ensemble.ts). */
-  readonly selfEnsemble?: boolean;
+  readonly denoise?: DenoiseWeights;
 }
 
-export const OWN_FAMILIES: readonly OwnFamily[] = [
+const OURS = 'MIT (this project), trained on ../shared/train';
+const REAL_ESRGAN = 'BSD-3-Clause (Real-ESRGAN, Xintao Wang et al.; models/LICENSES/Real-ESRGAN.txt)';
+const REAL_CUGAN = 'MIT (Real-CUGAN, bilibili; models/LICENSES/Real-CUGAN.txt)';
+const SPAN = 'Apache-2.0 (SPAN, Cheng Wan, Hongyuan Yu et al.; models/LICENSES/SPAN.txt)';
+
+const CUGAN_LEVELS: readonly DenoiseLevel[] = [
+  { strength: 0, name: 'no-denoise', files: { 2: 'realcugan-se-x2-no-denoise.onnx', 4: 'realcugan-se-x4-no-denoise.onnx' } },
+  { strength: 0.5, name: 'conservative', files: { 2: 'realcugan-se-x2-conservative.onnx', 4: 'realcugan-se-x4-conservative.onnx' } },
+  { strength: 1, name: 'denoise3x', files: { 2: 'realcugan-se-x2-denoise3x.onnx', 4: 'realcugan-se-x4-denoise3x.onnx' } },
+];
+
+export const SHIPPED_FAMILIES: readonly ShippedFamily[] = [
   {
     // Strength 1 is the 32-feature fast x4 fine-tuned on realistic degradations; strength 0 is that fast x4 itself
     // (same graph), so any strength between is one blend of the two (models/photo-x4.md).
     files: { 4: 'photo-x4.onnx' },
-    denoiseBase: { 4: 'photo-x4-base.onnx' },
+    denoise: { kind: 'blend', base: { 4: 'photo-x4-base.onnx' } },
     descriptor: {
       id: 'photo',
       name: 'photo (upscale)',
@@ -36,8 +63,8 @@ export const OWN_FAMILIES: readonly OwnFamily[] = [
       scale: 4,
       scales: [4],
       description: 'Our own compact CNN for real photos: removes noise, blur and JPEG blocks as it enlarges, by a denoise strength 0..1',
-      suits: 'real photos: old digicam and phone shots, web JPEGs, scans',
-      license: 'MIT (this project), trained on ../shared/train',
+      suits: 'real photos when speed matters: old digicam and phone shots, web JPEGs, scans',
+      license: OURS,
       source: 'models/photo-x4.onnx, models/photo-x4-base.onnx (model card models/photo-x4.md)',
       parameters: 70_256,
       denoise: 0.5,
@@ -57,9 +84,9 @@ export const OWN_FAMILIES: readonly OwnFamily[] = [
       kind: 'network',
       scale: 4,
       scales: [2, 4],
-      description: 'Our own compact CNN (8 convs of 48 features at x4, 32 at x2): sharp on clean images, and fast',
-      suits: 'clean photos and graphics; it sharpens, it does not denoise',
-      license: 'MIT (this project), trained on ../shared/train',
+      description: 'Our own compact CNN (8 convs of 48 features at x4, 32 at x2): sharp on clean images, and the fastest network',
+      suits: 'clean photos and graphics when speed matters most; it sharpens, it does not denoise',
+      license: OURS,
       source: 'models/fast-x2.onnx, models/fast-x4.onnx (model cards beside them)',
       parameters: 146_832,
       quality: {
@@ -74,46 +101,142 @@ export const OWN_FAMILIES: readonly OwnFamily[] = [
     },
   },
   {
-    // fast's networks, each run on the 8 flips and rotations of every tile and averaged: 8 times the compute.
-    files: { 2: 'fast-x2.onnx', 4: 'fast-x4.onnx' },
-    selfEnsemble: true,
+    files: { 2: 'span-x2.onnx', 4: 'span-x4.onnx' },
     descriptor: {
       id: 'quality',
-      name: 'quality (upscale)',
+      name: 'quality (SPAN)',
       kind: 'network',
       scale: 4,
       scales: [2, 4],
-      description: 'fast run as a self-ensemble (the mean of its 8 flipped and rotated predictions): our best on clean images, 8 times the time',
-      suits: 'clean photos and graphics when a little more quality is worth 8 times the time',
-      license: 'MIT (this project), trained on ../shared/train',
-      source: 'models/fast-x2.onnx, models/fast-x4.onnx, as a self-ensemble (model card models/quality.md)',
-      parameters: 146_832,
+      aliases: ['span'],
+      description: 'SPAN, 48 features (Wan et al., CVPRW 2024; NTIRE 2024 efficient SR winner): the most faithful detail on clean images',
+      suits: 'clean photos, renders and graphics: the most accurate enlargement (it sharpens, it does not denoise)',
+      license: SPAN,
+      source: 'models/span-x2.onnx, models/span-x4.onnx (model card models/quality.md)',
+      parameters: 426_291,
       quality: {
-        'Set5 x2': { psnr: 37.21, ssim: 0.9574 },
-        'Set5 x3': { psnr: 33.42, ssim: 0.9192 },
-        'Set5 x4': { psnr: 31.16, ssim: 0.8799 },
-        'Set14 x2': { psnr: 32.81, ssim: 0.9104 },
-        'Set14 x3': { psnr: 29.74, ssim: 0.8308 },
-        'Set14 x4': { psnr: 27.98, ssim: 0.7664 },
+        'Set5 x2': { psnr: 38.07, ssim: 0.9607 },
+        'Set5 x4': { psnr: 32.2, ssim: 0.8952 },
+        'Set14 x2': { psnr: 33.69, ssim: 0.9188 },
+        'Set14 x4': { psnr: 28.64, ssim: 0.7827 },
       },
-      secondsPerMegapixel: 1.6,
+      secondsPerMegapixel: 0.3,
+    },
+  },
+  {
+    // Real-ESRGAN's realesr-general-x4v3 (strength 1) and its WDN twin (strength 0), blended as its `-dn` does.
+    files: { 4: 'realesr-general-x4v3.onnx' },
+    denoise: { kind: 'blend', base: { 4: 'realesr-general-wdn-x4v3.onnx' } },
+    descriptor: {
+      id: 'photo-gan',
+      name: 'photo-gan (Real-ESRGAN general v3)',
+      kind: 'network',
+      scale: 4,
+      scales: [4],
+      aliases: ['realesr-general-x4v3'],
+      description: 'Real-ESRGAN general x4 v3 (Compact, GAN-trained on real degradations): clean edges and plausible texture, with a denoise strength 0..1',
+      suits: 'real photos: noisy, blurry, compressed; it invents texture, so not for measurements or documents',
+      license: REAL_ESRGAN,
+      source: 'models/realesr-general-x4v3.onnx, models/realesr-general-wdn-x4v3.onnx (model card models/photo-gan.md)',
+      parameters: 1_213_296,
+      denoise: 0.5,
+      // A GAN model: PSNR is the wrong yardstick (these figures guard the conversion, not the quality).
+      quality: {
+        'Set5 x4': { psnr: 26.76, ssim: 0.8154 },
+        'Set14 x4': { psnr: 25.43, ssim: 0.7129 },
+      },
+      secondsPerMegapixel: 1,
+    },
+  },
+  {
+    files: {},
+    denoise: { kind: 'levels', levels: CUGAN_LEVELS },
+    descriptor: {
+      id: 'anime',
+      name: 'anime (Real-CUGAN se)',
+      kind: 'network',
+      scale: 4,
+      scales: [2, 4],
+      aliases: ['realcugan'],
+      description: 'Real-CUGAN se (bilibili): anime and illustrations, with three denoise levels (0 none, 0.5 conservative, 1 denoise3x)',
+      suits: 'anime, manga, illustrations, drawn art and their JPEGs',
+      license: REAL_CUGAN,
+      source: 'models/realcugan-se-x{2,4}-{no-denoise,conservative,denoise3x}.onnx (model card models/anime.md)',
+      parameters: 1_406_812,
+      denoise: 0,
+      denoiseLevels: CUGAN_LEVELS.map((level) => level.strength),
+      // Trained for anime, at the default level (no-denoise): these figures guard the conversion, not the quality.
+      quality: {
+        'Set5 x2': { psnr: 30.87, ssim: 0.9036 },
+        'Set5 x4': { psnr: 27.51, ssim: 0.8259 },
+        'Set14 x2': { psnr: 29.0, ssim: 0.8336 },
+        'Set14 x4': { psnr: 26.17, ssim: 0.7173 },
+      },
+      secondsPerMegapixel: 2,
+    },
+  },
+  {
+    files: { 2: 'realesr-animevideov3-x2.onnx', 4: 'realesr-animevideov3-x4.onnx' },
+    descriptor: {
+      id: 'anime-fast',
+      name: 'anime-fast (Real-ESRGAN animevideo v3)',
+      kind: 'network',
+      scale: 4,
+      scales: [2, 4],
+      aliases: ['realesr-animevideov3'],
+      description: 'Real-ESRGAN animevideo v3 (Compact, 16 convs): anime at video speed',
+      suits: 'anime video and large batches of drawn art',
+      license: REAL_ESRGAN,
+      source: 'models/realesr-animevideov3-x2.onnx, models/realesr-animevideov3-x4.onnx (model card models/anime-fast.md)',
+      parameters: 621_424,
+      // Trained for anime: these figures guard the conversion, they do not rank it on photos.
+      quality: {
+        'Set5 x2': { psnr: 31.68, ssim: 0.9152 },
+        'Set5 x4': { psnr: 28.25, ssim: 0.8271 },
+        'Set14 x2': { psnr: 29.39, ssim: 0.8598 },
+        'Set14 x4': { psnr: 26.12, ssim: 0.7135 },
+      },
+      secondsPerMegapixel: 0.5,
     },
   },
 ];
 
+/** The level of a levels family nearest to `strength` (ties go to the gentler one). */
+export function nearestLevel(levels: readonly DenoiseLevel[], strength: number): DenoiseLevel {
+  let best = levels[0]!;
+  for (const level of levels) if (Math.abs(level.strength - strength) < Math.abs(best.strength - strength)) best = level;
+  return best;
+}
+
+/** The strength a family actually runs at for the strength asked: the nearest level for a levels family. */
+export function effectiveStrength(family: ShippedFamily, denoise: number | undefined): number | undefined {
+  const asked = denoise ?? family.descriptor.denoise;
+  if (asked === undefined || family.denoise?.kind !== 'levels') return asked;
+  return nearestLevel(family.denoise.levels, asked).strength;
+}
+
 /** Loads one scale of a family; `denoise` (0..1) only for a family with a denoise strength, else its default. */
-export async function loadOwn(family: OwnFamily, scale: number, options: SessionOptions, denoise?: number): Promise<NetworkModel> {
+export async function loadShipped(family: ShippedFamily, scale: number, options: SessionOptions, denoise?: number): Promise<NetworkModel> {
   const id = `${family.descriptor.id}-x${scale}`;
-  const file = family.files[scale];
-  if (file === undefined) throw new UpscaleError('MODEL_NOT_FOUND', `${family.descriptor.id} has no x${scale} network`);
-  const strong = await readWeights(file, id);
-  const baseFile = family.denoiseBase?.[scale];
-  const strength = denoise ?? family.descriptor.denoise;
-  const model =
-    baseFile === undefined || strength === undefined
-      ? await loadVariantBytes(strong, family.descriptor, scale, options)
-      : await loadVariantBytes(interpolateOnnxWeights(await readWeights(baseFile, id), strong, strength), { ...family.descriptor, denoise: strength }, scale, options);
-  return family.selfEnsemble ? { ...model, network: withSelfEnsemble(model.network) } : model;
+  if (!family.descriptor.scales.includes(scale)) throw new UpscaleError('MODEL_NOT_FOUND', `${family.descriptor.id} has no x${scale} network`);
+  const strength = effectiveStrength(family, denoise);
+  const weights = family.denoise;
+  if (weights?.kind === 'levels') {
+    const level = nearestLevel(weights.levels, strength ?? 0);
+    const descriptor = { ...family.descriptor, denoise: level.strength, description: `${family.descriptor.description}; level ${level.name}` };
+    return loadVariantBytes(await readWeights(networkFile(level.files, scale, id), id), descriptor, scale, options);
+  }
+  const strong = await readWeights(networkFile(family.files, scale, id), id);
+  const baseFile = weights?.base[scale];
+  if (baseFile === undefined || strength === undefined) return loadVariantBytes(strong, family.descriptor, scale, options);
+  const blended = interpolateOnnxWeights(await readWeights(baseFile, id), strong, strength);
+  return loadVariantBytes(blended, { ...family.descriptor, denoise: strength }, scale, options);
+}
+
+function networkFile(files: Readonly<Record<number, string>>, scale: number, id: string): string {
+  const file = files[scale];
+  if (file === undefined) throw new UpscaleError('MODEL_NOT_FOUND', `${id} has no network file`);
+  return file;
 }
 
 async function readWeights(file: string, id: string): Promise<Uint8Array> {
