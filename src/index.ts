@@ -17,7 +17,7 @@ export type { LibraryEntry } from './models/library.js';
 export { resize, imresizeMatlab } from './resample/index.js';
 export type { ResampleKernel } from './resample/index.js';
 export { psnrY, ssimY, niqe } from './metrics/index.js';
-export { listModels, DEFAULT_MODEL } from './models/registry.js';
+export { listModels, DEFAULT_MODEL, DEFAULT_VIDEO_MODEL } from './models/registry.js';
 export type { ModelDescriptor } from './models/types.js';
 export { VERSION } from './version.js';
 export { evaluate } from './eval/index.js';

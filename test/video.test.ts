@@ -181,7 +181,7 @@ test('a rotated clip is upscaled upright and displays as the input does', () => 
   assert.ok(diff / a.length < 12, `mean difference ${diff / a.length}`);
 });
 
-test('the default AI model (fast) with --fit and H.265', () => {
+test('the default video model (photo) with --fit and H.265', () => {
   const r = upscale(['flat.mp4', '--fit', '130x100', '--codec', 'h265', '-o', 'fast.mp4']);
   assert.equal(r.code, 0, r.stderr);
   const v = video(join(dir, 'fast.mp4'));

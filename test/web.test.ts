@@ -262,7 +262,10 @@ describe('web app', { skip, timeout: 240_000 }, () => {
   it('shows a slow job tile by tile and cancels it', async () => {
     await page.selectOption('#model', 'esrgan-thick');
     await page.selectOption('#scale', '8');
-    await page.setInputFiles('#file-input', SAMPLE);
+    // Large enough to take minutes even on a fast CPU (the 192x128 sample alone takes 3 s on an AVX-512 Xeon),
+    // so that the job is still running when the test cancels it.
+    const large = await sharp(SAMPLE).resize(768, 512).png().toBuffer();
+    await dropFile(page, 'sample.png', large);
     await page.waitForSelector('#live-view:not([hidden])');
     assert.match((await page.textContent('#live-title')) ?? '', /sample\.png: esrgan-thick x8/);
     await page.waitForFunction(() => Number(document.getElementById('live-stage')?.dataset.tiles) >= 2, undefined, { timeout: 120_000 });
@@ -271,7 +274,7 @@ describe('web app', { skip, timeout: 240_000 }, () => {
       const pixel = canvas.getContext('2d')!.getImageData(4, 4, 1, 1).data;
       return { width: canvas.width, height: canvas.height, alpha: pixel[3] };
     });
-    assert.ok(canvas.width >= 192 * 2 && canvas.height >= 128 * 2, `a pass's size: ${canvas.width}x${canvas.height}`);
+    assert.ok(canvas.width >= 768 * 2 && canvas.height >= 512 * 2, `a pass's size: ${canvas.width}x${canvas.height}`);
     assert.equal(canvas.alpha, 255, 'the first tile (top left) is drawn');
     assert.match((await page.textContent('#live-percent')) ?? '', /^\d+%$/);
     assert.match((await page.textContent('#live-detail')) ?? '', /tile \d+ of \d+, (about .* left|estimating)/);

@@ -7,6 +7,7 @@ import cliProgress from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { isUpscaleError, type UpscaleErrorCode } from '../errors.js';
 import type { SizeRequest } from '../pipeline/size.js';
+import { DEFAULT_VIDEO_MODEL } from '../models/registry.js';
 import { createUpscaler, type Upscaler } from '../upscaler.js';
 import { DEFAULT_VIDEO_SCALE, isVideoContainer, locateFfmpeg, upscaleVideo, VIDEO_CODECS, workDirFor, type VideoCodec, type VideoProgress } from '../video/index.js';
 import { formatDuration } from './progress.js';
@@ -42,7 +43,8 @@ const USAGE_CODES: ReadonlySet<UpscaleErrorCode> = new Set(['INVALID_OPTION', 'M
 
 const EXAMPLES = `
 Examples:
-  upscale video clip.mp4 -s 2                 clip@2x.mp4 beside it (default model, x2)
+  upscale video clip.mp4 -s 2                 clip@2x.mp4 beside it (model photo, x2)
+  upscale video episode.mkv -m anime-fast     anime (Real-ESRGAN animevideo v3)
   upscale video old.avi -o big.mkv -m bicubic  any container ffmpeg reads; .mp4, .mov, .mkv or .webm out
   upscale video clip.mp4 --fit 1920x1080 --codec h265 --crf 20
   upscale video clip.mp4 --preview 5          5 seconds from the start, to clip@2x.preview.mp4
@@ -73,7 +75,7 @@ export function registerVideoCommand(program: Command, setExitCode: (code: numbe
     .option('--width <px>', 'output width (keeps the aspect ratio unless --height is given too)', positiveInt)
     .option('--height <px>', 'output height', positiveInt)
     .option('--fit <WxH>', 'largest size that fits in a box, e.g. 1920x1080', box)
-    .option('-m, --model <model>', 'model id (see `upscale models`) or a model file')
+    .option('-m, --model <model>', `model id (see \`upscale models\`) or a model file (default: ${DEFAULT_VIDEO_MODEL})`)
     .option('--denoise <0-1>', 'denoise strength of photo, photo-gan and anime (default: the model\'s)', unitInterval)
     .option('--tta', 'test-time augmentation: average the network over 8 flips and rotations (8x the time)', false)
     .addOption(new Option('--codec <codec>', 'video codec of the output').choices(VIDEO_CODECS).default('h264'))
@@ -127,7 +129,7 @@ async function runVideo(input: string, options: VideoCliOptions): Promise<number
   const view = createVideoProgress(!options.quiet && !options.json && process.stderr.isTTY === true, options.verbose && !options.quiet);
   try {
     const tools = await locateFfmpeg();
-    upscaler = await createUpscaler({ model: options.model, denoise: options.denoise, tta: options.tta, tileSize: options.tile, threads: options.threads });
+    upscaler = await createUpscaler({ model: options.model ?? DEFAULT_VIDEO_MODEL, denoise: options.denoise, tta: options.tta, tileSize: options.tile, threads: options.threads });
     const result = await upscaleVideo(upscaler, input, output, {
       ...(sized ? size : { scale: DEFAULT_VIDEO_SCALE }),
       codec: options.codec,

@@ -2,8 +2,9 @@
  * The networks shipped as ONNX files in models/, one family per use: our own (`photo`, `fast`, trained by
  * training/) and the best freely licensed published ones, converted by our own importers from their authors'
  * weights (`quality`, `photo-gan`, `anime`, `anime-fast`; scripts/build-models.ts). Each has a model card in
- * models/ and its licence text in models/LICENSES/. Figures are measured with `upscale eval` and
- * `npm run bench -- models` on the 2-core reference machine.
+ * models/ and its licence text in models/LICENSES/. Quality is measured with `upscale eval`; speed is seconds per
+ * output megapixel at x4 on the 2-core reference machine (Zen 3, where fast takes 0.17): for the third-party
+ * networks, fast's figure times their ratio to fast in one `npm run bench -- models` run (docs/performance.md).
  */
 import { readFile } from 'node:fs/promises';
 import { UpscaleError } from '../../errors.js';
@@ -120,7 +121,7 @@ export const SHIPPED_FAMILIES: readonly ShippedFamily[] = [
         'Set14 x2': { psnr: 33.69, ssim: 0.9188 },
         'Set14 x4': { psnr: 28.64, ssim: 0.7827 },
       },
-      secondsPerMegapixel: 0.3,
+      secondsPerMegapixel: 0.5,
     },
   },
   {
@@ -145,7 +146,7 @@ export const SHIPPED_FAMILIES: readonly ShippedFamily[] = [
         'Set5 x4': { psnr: 26.76, ssim: 0.8154 },
         'Set14 x4': { psnr: 25.43, ssim: 0.7129 },
       },
-      secondsPerMegapixel: 1,
+      secondsPerMegapixel: 1.4,
     },
   },
   {
@@ -172,7 +173,7 @@ export const SHIPPED_FAMILIES: readonly ShippedFamily[] = [
         'Set14 x2': { psnr: 29.0, ssim: 0.8336 },
         'Set14 x4': { psnr: 26.17, ssim: 0.7173 },
       },
-      secondsPerMegapixel: 2,
+      secondsPerMegapixel: 1.6,
     },
   },
   {
@@ -196,7 +197,7 @@ export const SHIPPED_FAMILIES: readonly ShippedFamily[] = [
         'Set14 x2': { psnr: 29.39, ssim: 0.8598 },
         'Set14 x4': { psnr: 26.12, ssim: 0.7135 },
       },
-      secondsPerMegapixel: 0.5,
+      secondsPerMegapixel: 0.8,
     },
   },
 ];
