@@ -74,6 +74,17 @@ test('photo-gan: strength 1 is realesr-general-x4v3, 0 its WDN twin, between a b
   assert.ok(maxAbsDiff(half, strong) >= 1 && maxAbsDiff(half, wdn) >= 1, 'the blend is neither network');
 });
 
+test('photo-gan: tiles are seamless (within 1/255 of the whole image) with its overlap', async () => {
+  const source = testRaster(150, 110, 3, 8, 5);
+  const whole = await createUpscaler({ model: 'photo-gan', tileSize: 4096 });
+  const tiled = await createUpscaler({ model: 'photo-gan', tileSize: 40 });
+  try {
+    assert.ok(maxAbsDiff(await whole.upscale(source), await tiled.upscale(source)) <= 1);
+  } finally {
+    await Promise.all([whole.dispose(), tiled.dispose()]);
+  }
+});
+
 test('anime: a strength picks the nearest trained level, and the level used is the one recorded', async () => {
   const family = SHIPPED_FAMILIES.find((f) => f.descriptor.id === 'anime')!;
   assert.equal(family.denoise?.kind, 'levels');

@@ -38,6 +38,11 @@ export interface ShippedFamily {
   /** ONNX file per native scale, in models/ at the package root. */
   readonly files: Readonly<Record<number, string>>;
   readonly denoise?: DenoiseWeights;
+  /**
+   * Tile overlap in input pixels, where the converted file's receptive field (the NCNN importer caps it at 16) is
+   * not enough for seamless tiles: measured, the largest tiled-vs-whole difference falls to 1/255 at this overlap.
+   */
+  readonly overlap?: number;
 }
 
 const OURS = 'MIT (this project), trained on ../shared/train';
@@ -128,6 +133,8 @@ export const SHIPPED_FAMILIES: readonly ShippedFamily[] = [
     // Real-ESRGAN's realesr-general-x4v3 (strength 1) and its WDN twin (strength 0), blended as its `-dn` does.
     files: { 4: 'realesr-general-x4v3.onnx' },
     denoise: { kind: 'blend', base: { 4: 'realesr-general-wdn-x4v3.onnx' } },
+    // 32 convolutions: 40-px tiles differ from the whole image by up to 6/255 with 16 px of context, 1/255 with 24.
+    overlap: 24,
     descriptor: {
       id: 'photo-gan',
       name: 'photo-gan (Real-ESRGAN general v3)',
@@ -218,6 +225,11 @@ export function effectiveStrength(family: ShippedFamily, denoise: number | undef
 
 /** Loads one scale of a family; `denoise` (0..1) only for a family with a denoise strength, else its default. */
 export async function loadShipped(family: ShippedFamily, scale: number, options: SessionOptions, denoise?: number): Promise<NetworkModel> {
+  const model = await loadNetwork(family, scale, options, denoise);
+  return family.overlap === undefined ? model : { ...model, network: { ...model.network, receptiveField: family.overlap } };
+}
+
+async function loadNetwork(family: ShippedFamily, scale: number, options: SessionOptions, denoise?: number): Promise<NetworkModel> {
   const id = `${family.descriptor.id}-x${scale}`;
   if (!family.descriptor.scales.includes(scale)) throw new UpscaleError('MODEL_NOT_FOUND', `${family.descriptor.id} has no x${scale} network`);
   const strength = effectiveStrength(family, denoise);
