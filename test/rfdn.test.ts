@@ -3,6 +3,8 @@
  * - the fixtures of test/fixtures/pytorch/make_rfdn_fixtures.py (tiny random weights, the real checkpoints' key
  *   names, odd sizes) are detected with the right hyperparameters, by no other architecture, and match the
  *   reference modules of rfdn.py within 1e-4;
+ * - the same for IMDN with contrast-aware channel attention (imdn-cca.ts: the paper's IMDN and IMDN_AS), never
+ *   tiling-safe;
  * - the four real checkpoints of ../shared/weights, loaded through the CLI as a user would, reproduce the PSNR that
  *   the authors' own code gives on the same weights, and the converted graph equals PyTorch on a whole real image.
  */
@@ -16,9 +18,11 @@ import { isUpscaleError } from '../src/errors.js';
 import { listDataset, preparePair } from '../src/eval/index.js';
 import { decodeImage } from '../src/image/index.js';
 import { createUpscaler } from '../src/index.js';
+import type { Raster } from '../src/image/raster.js';
 import { psnrY } from '../src/metrics/index.js';
 import { ARCHITECTURES } from '../src/models/architectures/index.js';
 import { imdn, type ImdnParams } from '../src/models/architectures/imdn.js';
+import { imdnCca, type ImdnCcaParams } from '../src/models/architectures/imdn-cca.js';
 import { rfdn, type RfdnParams } from '../src/models/architectures/rfdn.js';
 import { rlfn, type RlfnParams } from '../src/models/architectures/rlfn.js';
 import type { Architecture } from '../src/models/architectures/types.js';
@@ -91,6 +95,126 @@ for (const c of CASES) {
     });
   }
 }
+
+// IMDN with CCA (imdn-cca.ts). Receptive fields: the convolutions' reach only, 4 per block + 3 (fea_conv, LR_conv,
+// upsampler); IMDN_AS runs the blocks at a quarter of the resolution: 1 + 2 + 4·(4 per block + 2).
+const CCA_CASES: readonly { fixture: string; params: ImdnCcaParams; sizeMultiple: number; receptiveField: number }[] = [
+  { fixture: 'imdn-cca-x4', params: { variant: 'imdn', ...rgb, features: 16, distilled: 4, attentionChannels: 4, blocks: 2, scale: 4 }, sizeMultiple: 1, receptiveField: 11 },
+  // Keys with DataParallel's `module.` prefix, as in the released IMDN_x2/x3/x4.pth.
+  { fixture: 'imdn-cca-x2', params: { variant: 'imdn', ...rgb, features: 12, distilled: 3, attentionChannels: 3, blocks: 3, scale: 2 }, sizeMultiple: 1, receptiveField: 15 },
+  { fixture: 'imdn-cca-as', params: { variant: 'adaptive', ...rgb, features: 16, distilled: 4, attentionChannels: 4, blocks: 2, scale: 1 }, sizeMultiple: 4, receptiveField: 43 },
+];
+
+for (const c of CCA_CASES) {
+  const fixture = loadFixture(c.fixture);
+  for (const file of fixture.meta.files) {
+    test(`imdn-cca: ${file} is detected, described (not tiling-safe) and converted`, async (t) => {
+      const weights = loadWeights(fixture, file);
+      const params = imdnCca.detect(weights);
+      assert.deepEqual(params, c.params);
+      assert.ok(params !== undefined);
+      for (const other of ARCHITECTURES) {
+        if (other !== imdnCca) assert.equal(other.detect(weights), undefined, `${other.id} must not detect ${file}`);
+      }
+
+      const description = imdnCca.describe(weights, params);
+      assert.equal(description.scale, fixture.meta.scale);
+      assert.equal(description.inChannels, fixture.meta.input_shape[1]);
+      assert.equal(description.outChannels, fixture.meta.output_shape[1]);
+      assert.equal(description.sizeMultiple, c.sizeMultiple);
+      assert.equal(description.tileAlignment ?? 1, c.sizeMultiple);
+      assert.equal(description.receptiveField, c.receptiveField);
+      assert.equal(description.tilingSafe, false);
+      assert.equal(description.parameters, fixture.meta.parameters);
+
+      const onnx = imdnCca.toOnnx(weights, params);
+      const metadata = readOnnxInfo(onnx).metadata;
+      assert.equal(metadata['upscale.scale'], String(fixture.meta.scale));
+      assert.equal(metadata['upscale.size_multiple'], String(c.sizeMultiple));
+      assert.equal(metadata['upscale.tiling_safe'], 'false');
+      const { data, dims } = await runOnFixture(onnx, fixture);
+      assert.deepEqual(dims, fixture.meta.output_shape.slice(1));
+      const diff = maxAbsDiff(data, fixture.output);
+      t.diagnostic(`max abs diff ${diff.toExponential(2)}`);
+      assert.ok(diff <= TOLERANCE, `max abs diff ${diff} > ${TOLERANCE}`);
+    });
+  }
+}
+
+test('imdn-cca: variants that drop or add one layer are not detected by any architecture', () => {
+  const variants: [string, (w: StateDict) => void][] = [
+    // Block 2 without its attention (half IMDModule, half IMDModule_speed).
+    ['imdn-cca-x4', (w) => ['0', '2'].forEach((i) => ['weight', 'bias'].forEach((k) => w.delete(`IMDB2.cca.conv_du.${i}.${k}`)))],
+    ['imdn-cca-x4', (w) => w.set('IMDB1.cca.extra.weight', w.get('IMDB1.c5.weight')!)],
+    // IMDN_AS without its second stride-2 conv.
+    ['imdn-cca-as', (w) => ['weight', 'bias'].forEach((k) => w.delete(`fea_conv.2.${k}`))],
+  ];
+  for (const [name, change] of variants) {
+    const weights = loadWeights(loadFixture(name), `${name}.safetensors`);
+    change(weights);
+    for (const architecture of ARCHITECTURES) assert.equal(architecture.detect(weights), undefined, `${architecture.id} detects a variant of ${name}`);
+  }
+});
+
+for (const key of ['IMDB1.cca.conv_du.2.weight', 'IMDB2.c3.weight', 'c.0.weight']) {
+  test(`imdn-cca: a wrong shape for ${key} is an UpscaleError naming the tensor`, () => {
+    const weights = loadWeights(loadFixture('imdn-cca-x4'), 'imdn-cca-x4.safetensors');
+    const original = weights.get(key);
+    assert.ok(original !== undefined);
+    const shape = [(original.shape[0] as number) - 1, ...original.shape.slice(1)];
+    weights.set(key, { ...original, shape, data: original.data.subarray(0, shape.reduce((a, b) => a * b, 1)) });
+    const params = imdnCca.detect(weights);
+    assert.notEqual(params, undefined);
+    assert.throws(
+      () => imdnCca.toOnnx(weights, params!),
+      (error: unknown) => isUpscaleError(error) && error.code === 'MODEL_INVALID' && error.message.includes(`"${key}"`),
+    );
+  });
+}
+
+test('imdn-cca: IMDN_AS on a 13 x 11 image runs it whole, edge-padded to 16 x 12, and crops back', async () => {
+  const file = loadFixture('imdn-cca-as').path('imdn-cca-as.safetensors');
+  const [width, height] = [13, 11];
+  const samples = new Uint8Array(width * height * 3);
+  for (let i = 0; i < samples.length; i++) samples[i] = (i * 97 + ((i * i) % 251)) % 256;
+  const raster: Raster = { width, height, channels: 3, depth: 8, data: samples };
+
+  // What the pipeline should do: the whole image, its right and bottom edges replicated to multiples of 4.
+  const [pw, ph] = [16, 12];
+  const padded = new Float32Array(3 * pw * ph);
+  for (let c = 0; c < 3; c++) {
+    for (let y = 0; y < ph; y++) {
+      for (let x = 0; x < pw; x++) padded[(c * ph + y) * pw + x] = samples[(Math.min(y, height - 1) * width + Math.min(x, width - 1)) * 3 + c]! / 255;
+    }
+  }
+  const { onnx } = await importModelFile(file, { cache: false });
+  const session = await OnnxSession.create(onnx, { threads: 1 });
+  const expected = await session.run({ data: padded, channels: 3, height: ph, width: pw }).finally(() => session.dispose());
+
+  // The conversion goes to a scratch cache, not the user's.
+  const cacheDir = process.env.UPSCALE_CACHE_DIR;
+  process.env.UPSCALE_CACHE_DIR = join(scratch, 'cache', 'imdn-cca');
+  const upscaler = await createUpscaler({ model: file, threads: 1 }).finally(() => {
+    if (cacheDir === undefined) delete process.env.UPSCALE_CACHE_DIR;
+    else process.env.UPSCALE_CACHE_DIR = cacheDir;
+  });
+  try {
+    const out = await upscaler.upscale(raster);
+    assert.deepEqual([out.width, out.height, out.channels], [width, height, 3]);
+    let max = 0;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        for (let c = 0; c < 3; c++) {
+          const want = Math.round(Math.min(1, Math.max(0, expected.data[(c * ph + y) * pw + x]!)) * 255);
+          max = Math.max(max, Math.abs(out.data[(y * width + x) * 3 + c]! - want));
+        }
+      }
+    }
+    assert.ok(max <= 1, `${max} levels from the whole padded image's output`);
+  } finally {
+    await upscaler.dispose();
+  }
+});
 
 /** The top-left `width` x `height` of a [C, H, W] tensor, its bottom and right edges replicated to `padTo` px. */
 function cropAndPad(t: ImageTensor, width: number, height: number, padTo = 0): ImageTensor {

@@ -3,7 +3,7 @@
  * "Lightweight Image Super-Resolution with Information Multi-distillation Network", ACM MM 2019; the baseline's code
  * is models/imdn_baseline.py and IMDBlock in models/basicblock.py of github.com/ofsoundof/NTIRE2022_ESR, from KAIR):
  * 64 features, 8 blocks, 894K weights. Unlike the paper's IMDModule (github.com/Zheng222/IMDN, `IMDB<i>.cca` keys,
- * not supported), this block has no contrast-aware channel attention: global statistics would make it unsafe to tile.
+ * converted by imdn-cca.ts), this block has no contrast-aware channel attention, so it is safe to tile.
  *
  * Keys: model.0 (3x3), model.1.sub.0..n-1 (blocks), model.1.sub.<n> (3x3), model.2 (3x3 to out·scale², then pixel
  * shuffle). IMDBlock(x): conv1..conv3 (`convK.0`, 3x3, then LeakyReLU 0.05) each split into d = C/4 distilled and
@@ -11,6 +11,7 @@
  * four distilled parts; + x. IMDN: f = model.0(x), f + sub.<n>(blocks(f)), model.2, pixel shuffle. Pixels in 0..1.
  */
 import { GraphBuilder, attr, int64s } from '../../onnx/index.js';
+import type { StateDict } from '../weights/tensor.js';
 import { checkedConv2d, finishModel, imageInput, leakyRelu, pixelShuffle } from './graph.js';
 import { countParameters, countSequence, hasAll, pixelShuffleChannels, shapeOf } from './state.js';
 import type { Architecture } from './types.js';
@@ -31,6 +32,34 @@ function expectedKeys(blocks: number): string[] {
   const layers = ['model.0', `model.1.sub.${blocks}`, 'model.2'];
   for (let b = 0; b < blocks; b++) layers.push(...['conv1.0', 'conv2.0', 'conv3.0', 'conv4', 'conv1x1'].map((l) => `model.1.sub.${b}.${l}`));
   return layers.flatMap((l) => [`${l}.weight`, `${l}.bias`]);
+}
+
+/**
+ * The information multi-distillation chain that IMDN's blocks share (this file's and imdn-cca.ts's): `layers[0..2]`
+ * are 3x3 convs (→ `features`) followed by LeakyReLU 0.05, each output split into `distilled` kept channels and the
+ * rest, which feeds the next; `layers[3]` is a 3x3 conv from the rest to `distilled` channels, no activation.
+ * Returns the four distilled parts concatenated (4·distilled channels), before the block's attention and 1x1 fusion.
+ */
+export function distillationChain(
+  g: GraphBuilder,
+  weights: StateDict,
+  x: string,
+  shape: { readonly features: number; readonly distilled: number },
+  layers: readonly [string, string, string, string],
+): string {
+  const { features: nf, distilled } = shape;
+  const remaining = nf - distilled;
+  const split = g.initializer(g.uniqueName('split'), [2], int64s([distilled, remaining]));
+  const parts: string[] = [];
+  let r = x;
+  for (const [i, cin] of [nf, remaining, remaining].entries()) {
+    const activated = leakyRelu(g, checkedConv2d(g, r, weights, layers[i] as string, [nf, cin, 3, 3]), SLOPE);
+    const [d, rest] = g.nodeWithOutputs('Split', [activated, split], 2, { axis: attr.int(1) }) as [string, string];
+    parts.push(d);
+    r = rest;
+  }
+  parts.push(checkedConv2d(g, r, weights, layers[3], [distilled, remaining, 3, 3]));
+  return g.node('Concat', parts, { axis: attr.int(1) });
 }
 
 export const imdn: Architecture<ImdnParams> = {
@@ -70,25 +99,15 @@ export const imdn: Architecture<ImdnParams> = {
 
   toOnnx(weights, p) {
     const nf = p.features;
-    const remaining = nf - p.distilled;
     const g = new GraphBuilder({ name: 'imdn' });
     const conv = (x: string, prefix: string, cin: number, cout: number, k: number): string => checkedConv2d(g, x, weights, prefix, [cout, cin, k, k]);
-    const split = g.initializer(g.uniqueName('split'), [2], int64s([p.distilled, remaining]));
 
     const features = conv(imageInput(g, p.inChannels), 'model.0', p.inChannels, nf, 3);
     let x = features;
     for (let b = 0; b < p.blocks; b++) {
       const prefix = `model.1.sub.${b}`;
-      const parts: string[] = [];
-      let r = x;
-      for (const [step, cin] of [[1, nf], [2, remaining], [3, remaining]] as const) {
-        const activated = leakyRelu(g, conv(r, `${prefix}.conv${step}.0`, cin, nf, 3), SLOPE);
-        const [d, rest] = g.nodeWithOutputs('Split', [activated, split], 2, { axis: attr.int(1) }) as [string, string];
-        parts.push(d);
-        r = rest;
-      }
-      parts.push(conv(r, `${prefix}.conv4`, remaining, p.distilled, 3));
-      x = g.node('Add', [x, conv(g.node('Concat', parts, { axis: attr.int(1) }), `${prefix}.conv1x1`, 4 * p.distilled, nf, 1)]);
+      const distilled = distillationChain(g, weights, x, p, [`${prefix}.conv1.0`, `${prefix}.conv2.0`, `${prefix}.conv3.0`, `${prefix}.conv4`]);
+      x = g.node('Add', [x, conv(distilled, `${prefix}.conv1x1`, 4 * p.distilled, nf, 1)]);
     }
     const body = g.node('Add', [features, conv(x, `model.1.sub.${p.blocks}`, nf, nf, 3)]);
     const y = conv(body, 'model.2', nf, p.outChannels * p.scale * p.scale, 3);

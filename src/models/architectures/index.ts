@@ -7,6 +7,7 @@ import type { StateDict } from '../weights/tensor.js';
 import { compact } from './compact.js';
 import { esrgan } from './esrgan.js';
 import { imdn } from './imdn.js';
+import { imdnCca } from './imdn-cca.js';
 import { rfdn } from './rfdn.js';
 import { rlfn } from './rlfn.js';
 import { span } from './span.js';
@@ -15,7 +16,7 @@ import type { Architecture, ArchitectureDescription } from './types.js';
 
 export type { Architecture, ArchitectureDescription } from './types.js';
 
-export const ARCHITECTURES: readonly Architecture<unknown>[] = [esrgan, compact, span, swinir, rfdn, rlfn, imdn] as Architecture<unknown>[];
+export const ARCHITECTURES: readonly Architecture<unknown>[] = [esrgan, compact, span, swinir, rfdn, rlfn, imdn, imdnCca] as Architecture<unknown>[];
 
 export interface DetectedArchitecture {
   readonly architecture: Architecture<unknown>;
