@@ -1,6 +1,9 @@
 /**
  * The only module that imports onnxruntime-node. A session is created once per model and reused for every tile.
+ * Telemetry is off (./no-telemetry.ts, imported first) and onnxruntime's own logger only speaks for fatal errors:
+ * its failures reach the user as our one-line errors, not as its coloured log lines.
  */
+import './no-telemetry.js';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { UpscaleError } from '../errors.js';
@@ -13,6 +16,10 @@ export interface TensorShapeInfo {
   /** Element type as onnxruntime names it (`float32`, `float16`...), undefined where the model says nothing. */
   readonly type?: string;
 }
+
+/** onnxruntime's severity levels run from 0 (verbose) to 4 (fatal). */
+const FATAL = 4;
+ort.env.logLevel = 'fatal';
 
 /** Image tensor types a model may take and give; float16 ones are converted at the edges, the network unchanged. */
 const IMAGE_TYPES = ['float32', 'float16'] as const;
@@ -54,6 +61,7 @@ export class OnnxSession {
     let session: ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(model, {
+        logSeverityLevel: FATAL,
         graphOptimizationLevel: 'all',
         executionMode: 'sequential',
         intraOpNumThreads: options.threads ?? availableParallelism(),
@@ -89,7 +97,7 @@ export class OnnxSession {
     const feed = this.input.type === 'float16' ? new ort.Tensor('float16', toHalfBits(data), dims) : new ort.Tensor('float32', data, dims);
     let result: ort.InferenceSession.ReturnType;
     try {
-      result = await this.#session.run({ [this.input.name]: feed });
+      result = await this.#session.run({ [this.input.name]: feed }, { logSeverityLevel: FATAL });
     } catch (error) {
       throw new UpscaleError('INFERENCE_FAILED', `inference failed on a ${image.width}x${image.height} input (${firstLine(error)})`, {
         file: this.#label,
@@ -123,9 +131,16 @@ function describe(metadata: ort.InferenceSession.ValueMetadata | undefined, name
   return { name: metadata.name, dims: metadata.shape.map((d) => (typeof d === 'number' && d < 0 ? undefined : d)), type: metadata.type };
 }
 
+/**
+ * onnxruntime's message, first line, without the C++ source location and function signature it carries
+ * (`/onnxruntime_src/.../reshape_helper.h:91 onnxruntime::ReshapeHelper::ReshapeHelper(...) `), which say nothing to
+ * a user: `Reshape node 'reshape': input_shape_size == requested_shape_size was false. The input tensor cannot be...`.
+ */
 function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return (text.split('\n')[0] ?? '').trim();
+  const text = ((error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '').trim();
+  const node = /^Non-zero status code returned while running (\w+) node\. Name:'([^']*)' Status Message: (.*)$/.exec(text);
+  const detail = (node?.[3] ?? text).replace(/\S*onnxruntime_src\/\S+:\d+ (?:[\w:~<>, &*]+\([^)]*\)(?: const)? )?/g, '').trim();
+  return node === undefined || node === null ? detail : `${node[1]} node '${node[2]}': ${detail}`;
 }
 
 function toChannelsLast(image: ImageTensor): Float32Array {

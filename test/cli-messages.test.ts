@@ -1,0 +1,37 @@
+/**
+ * What reaches the terminal when things go wrong: our one-line errors, never onnxruntime's own log lines.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GraphBuilder, int64s } from '../src/onnx/index.js';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const BIN = join(ROOT, 'bin', 'upscale.js');
+
+/** A valid model that fails at inference on anything but an 8x8 input (a Reshape to a fixed shape). */
+function failingModel(): Uint8Array {
+  const g = new GraphBuilder({ name: 'fails' });
+  const x = g.input('input', 'float32', [1, 3, 'H', 'W']);
+  const shape = g.initializer('shape', [4], int64s([1, 3, 8, 8]));
+  g.node('Reshape', [x, shape], {}, { output: 'output' });
+  g.output('output', 'float32', [1, 3, 8, 8]);
+  return g.toModel({ metadata: { 'upscale.scale': '1' } });
+}
+
+test('an inference failure is our one line on stderr, without onnxruntime\'s own (coloured) log line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'upscale-messages-'));
+  try {
+    writeFileSync(join(dir, 'fails.onnx'), failingModel());
+    copyFileSync(join(ROOT, 'assets', 'sample.png'), join(dir, 'sample.png'));
+    const r = spawnSync(process.execPath, [BIN, 'sample.png', '-m', 'fails.onnx', '-s', '1.5'], { cwd: dir, encoding: 'utf8' });
+    assert.notEqual(r.status, 0);
+    assert.doesNotMatch(r.stderr, /\u001b\[|onnxruntime|\.cc:\d+/, `stderr: ${r.stderr}`);
+    assert.match(r.stderr, /inference failed/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
