@@ -24,11 +24,24 @@ export class UpscaleError extends Error {
   /** The file the error is about, when there is one. */
   readonly file: string | undefined;
 
+  /**
+   * Control characters in the message or the file name (which may quote a file's contents: a blob name of a .param
+   * file, a key of a checkpoint) are escaped, so that no file can move the cursor, retitle the terminal or print NUL
+   * bytes through an error message; the message stays on one line.
+   */
   constructor(code: UpscaleErrorCode, message: string, options: { file?: string; cause?: unknown } = {}) {
-    super(options.file === undefined ? message : `${options.file}: ${message}`, { cause: options.cause });
+    super(terminalSafe(options.file === undefined ? message : `${options.file}: ${message}`), { cause: options.cause });
     this.code = code;
     this.file = options.file;
   }
+}
+
+/** C0 and C1 control characters (ESC, BEL, NUL, newlines...) and line separators as visible `\xNN` / `\uNNNN` escapes. */
+export function terminalSafe(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 export function isUpscaleError(error: unknown): error is UpscaleError {

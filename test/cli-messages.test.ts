@@ -35,3 +35,21 @@ test('an inference failure is our one line on stderr, without onnxruntime\'s own
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('file contents quoted in an error cannot reach the terminal raw: control characters are escaped', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'upscale-messages-'));
+  try {
+    // An NCNN layer type carrying an escape sequence that would retitle the terminal, and a NUL.
+    const evil = 'Bogus\u001b]0;pwned\u0007\u0000';
+    writeFileSync(join(dir, 'evil.param'), `7767517\n2 2\nInput in0 0 1 data\n${evil} l1 1 1 data output\n`);
+    writeFileSync(join(dir, 'evil.bin'), new Uint8Array(16));
+    copyFileSync(join(ROOT, 'assets', 'sample.png'), join(dir, 'sample.png'));
+    const r = spawnSync(process.execPath, [BIN, 'sample.png', '-m', 'evil.param'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.doesNotMatch(r.stderr + r.stdout, /[\u0000-\u0008\u000b-\u001f\u007f]/, 'no raw control characters');
+    assert.match(r.stderr, /Bogus\\x1b\]0;pwned\\x07\\x00/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
