@@ -53,3 +53,22 @@ test('file contents quoted in an error cannot reach the terminal raw: control ch
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('messages say a thing once and never end empty', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'upscale-messages-'));
+  try {
+    writeFileSync(join(dir, 'junk.onnx'), Uint8Array.of(0x08, 0x07, 0x12, 0x05));
+    // A PNG signature and the start of an IHDR chunk, then garbage: libvips says "corrupt header:" and no more.
+    writeFileSync(join(dir, 'corrupt.png'), Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), Buffer.from('xxxxxxxx')]));
+    copyFileSync(join(ROOT, 'assets', 'sample.png'), join(dir, 'sample.png'));
+    const model = spawnSync(process.execPath, [BIN, 'sample.png', '-m', 'junk.onnx'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(model.status, 2);
+    assert.equal(model.stderr.match(/not an ONNX model/g)?.length, 1, model.stderr);
+    const image = spawnSync(process.execPath, [BIN, 'corrupt.png', '-m', 'bicubic'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(image.status, 1);
+    assert.match(image.stderr, /corrupt\.png: corrupt or truncated PNG data, expected a complete image/);
+    assert.doesNotMatch(image.stderr, /:\)|\(\)/, image.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -213,7 +213,8 @@ async function readInput(path: string, where: { file?: string }): Promise<Buffer
 
 /** Maps a sharp failure to the error a user can act on. */
 function decodeError(error: unknown, format: InputFormat, where: { file?: string }): UpscaleError {
-  const detail = (error instanceof Error ? error.message : String(error)).split('\n')[0]?.trim() ?? '';
+  // libvips' first line, without the colon it ends with when it has nothing more to say.
+  const detail = ((error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '').trim().replace(/:$/, '');
   const options = { ...where, cause: error };
   if (/exceeds pixel limit/i.test(detail)) {
     return new UpscaleError('INPUT_TOO_LARGE', `image has more pixels than the limit (${detail})`, options);
@@ -221,5 +222,5 @@ function decodeError(error: unknown, format: InputFormat, where: { file?: string
   if (/not been built in|no decoding plugin|unsupported (codec|compression|feature)/i.test(detail)) {
     return new UpscaleError('INPUT_UNSUPPORTED', `${formatName(format)} variant that cannot be decoded here (${detail})`, options);
   }
-  return new UpscaleError('INPUT_CORRUPT', `corrupt or truncated ${formatName(format)} data, expected a complete image (${detail})`, options);
+  return new UpscaleError('INPUT_CORRUPT', `corrupt or truncated ${formatName(format)} data, expected a complete image${detail === '' ? '' : ` (${detail})`}`, options);
 }

@@ -11,7 +11,7 @@ import { readOnnxInfo } from '../onnx/index.js';
 import { detectArchitecture } from './architectures/index.js';
 import { cachedModelWithInfo, hashParts } from './cache.js';
 import { METADATA_KEYS } from './metadata-keys.js';
-import { readModelBytes } from './onnx-file.js';
+import { notOnnx, readModelBytes } from './onnx-file.js';
 import { looksLikeCuganPro, ncnnToOnnx } from './ncnn/index.js';
 import { looksLikeSafetensors } from './weights/safetensors.js';
 import { readStateDict } from './weights/index.js';
@@ -147,7 +147,7 @@ function describeOnnx(file: string, bytes: Uint8Array, sourceSha256: string): Im
   try {
     info = readOnnxInfo(bytes);
   } catch (error) {
-    throw new UpscaleError('MODEL_INVALID', `not an ONNX model (${error instanceof Error ? error.message : String(error)})`, { file, cause: error });
+    throw notOnnx(error, file);
   }
   const declared = (key: string, fallback: number): number => Number(info.metadata[key] ?? fallback) || fallback;
   const channels = info.inputs[0]?.dims?.[1];

@@ -35,7 +35,7 @@ export async function loadOnnxBytes(
   try {
     info = readOnnxInfo(bytes);
   } catch (error) {
-    throw new UpscaleError('MODEL_INVALID', `not an ONNX model (${error instanceof Error ? error.message : String(error)})`, { file, cause: error });
+    throw notOnnx(error, file);
   }
   const input = info.inputs[0];
   if (info.inputs.length !== 1 || input === undefined) {
@@ -150,4 +150,10 @@ function parseInteger(value: string | undefined, fallback: number, min: 0 | 1, k
     throw new UpscaleError('MODEL_INVALID', `expected ${key} to be a positive integer, got "${value}"`, { file });
   }
   return n;
+}
+
+/** The error for bytes the ONNX reader refuses: its reason (which starts "not an ONNX model:") said once. */
+export function notOnnx(error: unknown, file: string): UpscaleError {
+  const reason = (error instanceof Error ? error.message : String(error)).replace(/^not an ONNX model:\s*/, '');
+  return new UpscaleError('MODEL_INVALID', `not an ONNX model (${reason})`, { file, cause: error });
 }
