@@ -72,3 +72,15 @@ test('messages say a thing once and never end empty', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a request that cannot be carried out gets its one line, without a pointer to --help (that is for usage errors)', () => {
+  const missing = spawnSync(process.execPath, [BIN, 'models', 'add', '/nonexistent/model.pth'], { encoding: 'utf8' });
+  assert.equal(missing.status, 2);
+  assert.equal(missing.stderr, 'upscale: /nonexistent/model.pth: model file not found\n');
+  const unknown = spawnSync(process.execPath, [BIN, 'models', 'info', 'nothing-here'], { encoding: 'utf8' });
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /^upscale: unknown model "nothing-here"[^\n]*\n$/);
+  const usage = spawnSync(process.execPath, [BIN, '--no-such-option', 'x.png'], { encoding: 'utf8' });
+  assert.equal(usage.status, 2);
+  assert.match(usage.stderr, /run upscale --help for usage/);
+});

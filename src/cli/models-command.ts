@@ -3,7 +3,8 @@
  * user's library of imported models (PyTorch, safetensors, NCNN, ONNX files converted once and kept).
  */
 import type { Command } from 'commander';
-import { isUpscaleError, type UpscaleErrorCode } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { isUpscaleError, UpscaleError, type UpscaleErrorCode } from '../errors.js';
 import { importModelFile } from '../models/import.js';
 import { addToLibrary, libraryDirectory, libraryEntry, removeFromLibrary, type LibraryEntry } from '../models/library.js';
 import { builtinModels, DEFAULT_MODEL, isBuiltinName, listModels } from '../models/registry.js';
@@ -82,6 +83,8 @@ async function guarded(command: Command, action: () => Promise<void>): Promise<v
     await action();
   } catch (error) {
     if (isUpscaleError(error) && USAGE_CODES.has(error.code)) {
+      // The request could not be carried out; the usage itself was right, so no pointer to --help.
+      command.showHelpAfterError(false);
       command.error(`upscale: ${error.message}`, { exitCode: 2, code: 'commander.invalidArgument' });
     }
     throw error;
@@ -93,6 +96,9 @@ async function describe(id: string): Promise<Record<string, unknown>> {
   if (entry !== undefined) return { ...entry, library: libraryDirectory() };
   const builtin = builtinModels().find((m) => m.id === id.toLowerCase() || m.aliases?.includes(id.toLowerCase()));
   if (builtin !== undefined) return { ...builtin };
+  if (!existsSync(id)) {
+    throw new UpscaleError('MODEL_NOT_FOUND', `unknown model "${id}": not in your library, not built in, and no such file (see upscale models)`);
+  }
   const { info } = await importModelFile(id);
   return { ...info };
 }
