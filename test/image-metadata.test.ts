@@ -6,9 +6,12 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
+import type { Sharp } from 'sharp';
 import { decodeImage, encodeImage } from '../src/image/index.js';
 import type { DecodedImage, OutputFormat } from '../src/image/index.js';
-import { normalizeExif, patchExif } from '../src/image/metadata/exif.js';
+import { addExifResolution, normalizeExif, patchExif, readExifDensity } from '../src/image/metadata/exif.js';
+import { createUpscaler } from '../src/upscaler.js';
+import type { Upscaler } from '../src/upscaler.js';
 import {
   createFixtureDir,
   exiftoolBinary,
@@ -366,5 +369,138 @@ describe('patchExif', () => {
     assert.equal(normalizeExif(Buffer.from('Exif\0\0garbage')), undefined);
     assert.equal(normalizeExif(Buffer.from([0x49, 0x49, 0x2a, 0x00, 0xff, 0xff, 0xff, 0x00])), undefined);
     assert.deepEqual(normalizeExif(Buffer.concat([Buffer.from('Exif\0\0'), handmadeExif()])), handmadeExif());
+  });
+});
+
+describe('density through upscaleFile: every place an input keeps it, every output format (read back by ExifTool)', () => {
+  const SCALE = 2;
+  const CM_PER_INCH = 2.54;
+  let upscaler: Upscaler;
+  before(async () => {
+    upscaler = await createUpscaler({ model: 'nearest' });
+  });
+  after(async () => {
+    await upscaler.dispose();
+  });
+
+  const pixels = (): Sharp => fromRaw(photoPixels(24, 16));
+  /** A JFIF 1.01 APP0 (units: 0 none, 1 DPI, 2 dots per cm), built byte by byte. */
+  function jfifSegment(units: number, density: number): Buffer {
+    const segment = Buffer.from([0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1, 1, units, 0, 0, 0, 0, 0, 0]);
+    segment.writeUInt16BE(density, 12);
+    segment.writeUInt16BE(density, 14);
+    return segment;
+  }
+  /** An EXIF APP1 whose IFD0 holds only Artist: EXIF without resolution tags (ExifTool always adds them). */
+  function exifWithoutResolution(): Buffer {
+    const tiff = Buffer.alloc(8 + 2 + 12 + 4 + 4);
+    tiff.write('MM\0*', 0, 'latin1');
+    tiff.writeUInt32BE(8, 4);
+    tiff.writeUInt16BE(1, 8);
+    tiff.writeUInt16BE(0x013b, 10); // Artist, ASCII, 4 bytes at offset 26
+    tiff.writeUInt16BE(2, 12);
+    tiff.writeUInt32BE(4, 14);
+    tiff.writeUInt32BE(26, 18);
+    tiff.write('me\0\0', 26, 'latin1');
+    const payload = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]);
+    const header = Buffer.from([0xff, 0xe1, 0, 0]);
+    header.writeUInt16BE(payload.length + 2, 2);
+    return Buffer.concat([header, payload]);
+  }
+  /** Segments inserted right after SOI of a JPEG that sharp wrote (it writes no JFIF and, here, no EXIF). */
+  async function jpegWith(...segments: Buffer[]): Promise<Buffer> {
+    const jpeg = await pixels().jpeg().toBuffer();
+    assert.notEqual(jpeg[3], 0xe0, 'sharp wrote no APP0');
+    return Buffer.concat([jpeg.subarray(0, 2), ...segments, jpeg.subarray(2)]);
+  }
+  async function pngWithPhysOnly(path: string): Promise<void> {
+    await writeBytes(path, await pixels().withMetadata({ density: 300 }).png().toBuffer());
+    await exiftoolWrite(path, ['-EXIF:all=']);
+  }
+
+  /** Input files, the DPI they hold, and whether their EXIF holds it too. */
+  const inputs: { name: string; dpi: number; exifResolution: boolean; write: (path: string) => Promise<void> }[] = [
+    { name: 'png-phys.png', dpi: 300, exifResolution: false, write: pngWithPhysOnly },
+    { name: 'png-phys-exif.png', dpi: 300, exifResolution: true, write: async (path) => writeBytes(path, await pixels().withMetadata({ density: 300 }).png().toBuffer()) },
+    { name: 'jpeg-jfif-dpi.jpg', dpi: 300, exifResolution: false, write: async (path) => writeBytes(path, await jpegWith(jfifSegment(1, 300))) },
+    // 118 dots per cm are 299.72 DPI; sharp, which decodeImage reads densities through, reports whole DPI.
+    { name: 'jpeg-jfif-dpcm.jpg', dpi: Math.round(118 * CM_PER_INCH), exifResolution: false, write: async (path) => writeBytes(path, await jpegWith(jfifSegment(2, 118))) },
+    { name: 'jpeg-exif.jpg', dpi: 300, exifResolution: true, write: async (path) => writeBytes(path, await pixels().withMetadata({ density: 300 }).jpeg().toBuffer()) },
+    { name: 'jpeg-jfif-exif-without-resolution.jpg', dpi: 300, exifResolution: false, write: async (path) => writeBytes(path, await jpegWith(jfifSegment(1, 300), exifWithoutResolution())) },
+    { name: 'tiff-inch.tif', dpi: 300, exifResolution: false, write: async (path) => writeBytes(path, await pixels().withMetadata({ density: 300 }).tiff({ resolutionUnit: 'inch' }).toBuffer()) },
+    { name: 'tiff-cm.tif', dpi: 300, exifResolution: false, write: async (path) => writeBytes(path, await pixels().withMetadata({ density: 300 }).tiff({ resolutionUnit: 'cm' }).toBuffer()) },
+    { name: 'webp-exif.webp', dpi: 300, exifResolution: true, write: async (path) => writeBytes(path, await pixels().withMetadata({ density: 300 }).webp({ lossless: true }).toBuffer()) },
+    { name: 'avif-exif.avif', dpi: 300, exifResolution: true, write: async (path) => writeBytes(path, await pixels().withMetadata({ density: 300 }).avif({ lossless: true }).toBuffer()) },
+  ];
+
+  /** The DPI recorded in each place ExifTool finds in the output, in DPI. */
+  function densities(tags: Record<string, unknown>): Record<string, number> {
+    const found: Record<string, number> = {};
+    const number = (key: string): number | undefined => (typeof tags[key] === 'number' ? (tags[key] as number) : undefined);
+    const ppm = number('PNG:PixelsPerUnitX');
+    if (ppm !== undefined) {
+      assert.equal(tags['PNG:PixelUnits'], 1, 'pHYs in metres');
+      assert.equal(tags['PNG:PixelsPerUnitY'], ppm);
+      found.pHYs = ppm * 0.0254;
+    }
+    const jfif = number('JFIF:XResolution');
+    if (jfif !== undefined) {
+      assert.equal(tags['JFIF:YResolution'], jfif);
+      found.JFIF = jfif * (tags['JFIF:ResolutionUnit'] === 2 ? CM_PER_INCH : tags['JFIF:ResolutionUnit'] === 1 ? 1 : Number.NaN);
+    }
+    const exif = number('EXIF:XResolution');
+    if (exif !== undefined) {
+      assert.equal(tags['EXIF:YResolution'], exif);
+      found.EXIF = exif * (tags['EXIF:ResolutionUnit'] === 3 ? CM_PER_INCH : tags['EXIF:ResolutionUnit'] === 2 ? 1 : Number.NaN);
+    }
+    return found;
+  }
+
+  /** Where each output format must hold the density. */
+  const REQUIRED: Record<OutputFormat, string[]> = { png: ['pHYs'], jpeg: ['JFIF'], tiff: ['EXIF'], webp: ['EXIF'], avif: ['EXIF'] };
+  const EXTENSION: Record<OutputFormat, string> = { png: 'png', jpeg: 'jpg', tiff: 'tif', webp: 'webp', avif: 'avif' };
+
+  for (const input of inputs) {
+    test(`${input.name}: the DPI grows with the pixels in every output format`, async () => {
+      const source = fixtures.path(`density-${input.name}`);
+      await input.write(source);
+      const held = densities(await exiftoolRead(source));
+      assert.ok(Object.values(held).some((dpi) => Math.abs(dpi - input.dpi) < 0.5), `the fixture holds ${input.dpi} DPI: ${JSON.stringify(held)}`);
+      for (const format of ['png', 'jpeg', 'tiff', 'webp', 'avif'] as const) {
+        const out = fixtures.path(`density-${input.name}.out.${EXTENSION[format]}`);
+        await upscaler.upscaleFile(source, out, { scale: SCALE, format, overwrite: true });
+        const tags = await exiftoolRead(out);
+        assertNoExiftoolComplaints(tags, `${input.name} -> ${format}`);
+        const found = densities(tags);
+        const places = [...REQUIRED[format], ...(input.exifResolution ? ['EXIF'] : [])];
+        for (const place of new Set(places)) assert.ok(found[place] !== undefined, `${input.name} -> ${format}: no density in ${place} (${JSON.stringify(found)})`);
+        const expected = input.dpi * SCALE;
+        for (const [place, dpi] of Object.entries(found)) {
+          // JFIF holds whole DPI; pHYs whole pixels per metre.
+          const tolerance = place === 'JFIF' ? 0.5 : place === 'pHYs' ? 0.02 : 0.01;
+          assert.ok(Math.abs(dpi - expected) <= tolerance, `${input.name} -> ${format}: ${place} holds ${dpi} DPI, expected ${expected}`);
+        }
+        assert.ok(Math.abs(((await sharp(out).metadata()).density ?? (await decodeImage(out, { maxPixels: MAX_PIXELS })).metadata.density ?? 0) - expected) < 1);
+      }
+    });
+  }
+
+  test('--keep-density keeps the JFIF DPI of a JPEG in a JPEG', async () => {
+    const source = fixtures.path('keep-density.jpg');
+    await writeBytes(source, await jpegWith(jfifSegment(1, 300)));
+    const out = fixtures.path('keep-density.out.jpg');
+    await upscaler.upscaleFile(source, out, { scale: SCALE, keepDensity: true });
+    const tags = await exiftoolRead(out);
+    assert.deepEqual([tags['JFIF:ResolutionUnit'], tags['JFIF:XResolution'], tags['JFIF:YResolution']], [1, 300, 300]);
+  });
+
+  test('addExifResolution adds the tags to an EXIF block without them, keeping every other tag and offset', () => {
+    const exif = normalizeExif(exifWithoutResolution().subarray(4));
+    assert.ok(exif !== undefined);
+    assert.equal(readExifDensity(exif), undefined);
+    const added = addExifResolution(exif, 72.5);
+    assert.equal(readExifDensity(added), 72.5);
+    assert.deepEqual(added.subarray(8, exif.length), exif.subarray(8), 'nothing moved');
+    assert.equal(added.toString('latin1', 26, 28), 'me');
   });
 });

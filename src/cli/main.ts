@@ -6,11 +6,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isUpscaleError } from '../errors.js';
+import { removeStaleTemporaries } from '../files.js';
 import { FILE_FORMATS, isFileFormat, type FileFormat } from '../image/index.js';
 import type { SizeRequest } from '../pipeline/size.js';
 import { createUpscaler, type UpscaleFileOptions } from '../upscaler.js';
 import { VERSION } from '../version.js';
-import { planJobs } from './inputs.js';
+import { outputOptionProblem, planJobs, type Collision } from './inputs.js';
 import { registerEvalCommand } from './eval-command.js';
 import { registerModelsCommand } from './models-command.js';
 import { registerVideoCommand } from './video-command.js';
@@ -49,6 +50,8 @@ interface FileReport {
   input: string;
   output?: string;
   status: Status;
+  /** Why a skipped input was skipped. */
+  reason?: string;
   width?: number;
   height?: number;
   outputWidth?: number;
@@ -141,6 +144,12 @@ async function runUpscale(inputs: string[], options: CliOptions): Promise<number
     process.stderr.write(`upscale: ${message}\n`);
   };
 
+  const outputProblem = outputOptionProblem(inputs, options.output);
+  if (outputProblem !== undefined) {
+    fail(outputProblem);
+    return 2;
+  }
+
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.once('SIGINT', onSignal);
@@ -164,17 +173,27 @@ async function runUpscale(inputs: string[], options: CliOptions): Promise<number
 
   const reports: FileReport[] = [];
   try {
-    const { jobs, errors } = planJobs(inputs, {
+    const { jobs, errors, skipped, collisions } = await planJobs(inputs, {
       output: options.output,
       recursive: options.recursive,
       format: options.format,
       size,
       defaultScale: upscaler.model.scale,
     });
+    if (collisions[0] !== undefined) {
+      fail(collisionMessage(collisions[0], collisions.length - 1));
+      return 2;
+    }
     for (const e of errors) {
       fail(e.message);
       reports.push({ input: e.input, status: 'failed', error: { code: 'INPUT_NOT_FOUND', message: e.message } });
     }
+    for (const s of skipped) {
+      if (!options.quiet) process.stderr.write(`upscale: ${s.input}: skipped, ${s.reason}; name it on the command line to enlarge it again\n`);
+      reports.push({ input: s.input, status: 'skipped', reason: s.reason });
+    }
+    // Temporaries left in the output directories by runs that were killed (their process is gone).
+    for (const outDir of new Set(jobs.map((job) => dirname(job.output)))) await removeStaleTemporaries(outDir);
     const progress = createProgressView(process.stderr.isTTY === true && !options.quiet && !options.json);
     for (const [i, job] of jobs.entries()) {
       if (controller.signal.aborted) break;
@@ -211,7 +230,7 @@ async function runUpscale(inputs: string[], options: CliOptions): Promise<number
         progress.stop();
         if (isUpscaleError(error) && error.code === 'OUTPUT_EXISTS' && !options.overwrite) {
           print(`${job.input}: skipped, ${job.output} exists (use --overwrite to replace it)`);
-          reports.push({ input: job.input, output: job.output, status: 'skipped' });
+          reports.push({ input: job.input, output: job.output, status: 'skipped', reason: 'output exists' });
           continue;
         }
         if (isUpscaleError(error) && error.code === 'ABORTED') break;
@@ -231,6 +250,14 @@ async function runUpscale(inputs: string[], options: CliOptions): Promise<number
     return 130;
   }
   return reports.some((r) => r.status === 'failed') ? 1 : 0;
+}
+
+/** One line naming the inputs that would be written to one output. */
+function collisionMessage(collision: Collision, others: number): string {
+  const names = collision.inputs.length === 2 ? collision.inputs.join(' and ') : `${collision.inputs.slice(0, -1).join(', ')} and ${collision.inputs.at(-1)!}`;
+  const more = others === 0 ? '' : ` (and ${others} other output${others === 1 ? '' : 's'})`;
+  const both = collision.inputs.length === 2 ? 'both' : 'all';
+  return `${names} would ${both} be written to ${collision.output}${more}; nothing was done (run them separately with different -o, or rename one)`;
 }
 
 function quality(value: string): number {

@@ -17,8 +17,9 @@
  * | IPTC     | zTXt raw profile    | APP13 8BIM 0x0404| - (no place) | tag 33723           | - (no place)   |
  * | density  | pHYs                | JFIF (+ EXIF)    | EXIF only    | X/YResolution       | EXIF only      |
  *
- * "EXIF only": when there is no EXIF to patch, a minimal EXIF holding the resolution is written. ICC profiles are
- * only written where they match the output (GRAY for grey output, RGB otherwise).
+ * "EXIF only": when there is no EXIF to patch, a minimal EXIF holding the resolution is written, and an EXIF without
+ * resolution tags gets them. JPEG: sharp writes no JFIF segment, so the JPEG writer adds one holding the density.
+ * ICC profiles are only written where they match the output (GRAY for grey output, RGB otherwise).
  */
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';

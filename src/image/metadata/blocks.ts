@@ -4,7 +4,7 @@
  */
 import { debuglog } from 'node:util';
 import { UpscaleError } from '../../errors.js';
-import { buildExif, normalizeExif, patchExif } from './exif.js';
+import { addExifResolution, buildExif, normalizeExif, patchExif, readExifDensity } from './exif.js';
 import { normalizeIptc } from './iptc.js';
 import { isXmpPacket, patchXmp, xmpBytes } from './xmp.js';
 
@@ -55,7 +55,10 @@ export interface BlockTarget {
   /** Whether the written image is grey (1 or 2 channels) rather than RGB: decides which ICC profiles fit. */
   readonly grey: boolean;
   readonly density?: number;
-  /** Create an EXIF block holding the density when there is none (formats without a native density field). */
+  /**
+   * Formats without a native density field: create an EXIF block holding the density when there is none, and add
+   * the resolution tags to one that lacks them.
+   */
   readonly synthesizeExifDensity?: boolean;
 }
 
@@ -86,6 +89,10 @@ export function prepareBlocks(metadata: MetadataInput, target: BlockTarget): Met
   if (exif !== undefined) {
     const { width, height, density } = target;
     blocks.exif = patchExif(exif, density === undefined ? { width, height } : { width, height, density });
+    // Where EXIF is the only place for the density, a block without resolution tags gets them.
+    if (target.synthesizeExifDensity === true && density !== undefined && readExifDensity(blocks.exif) === undefined) {
+      blocks.exif = addExifResolution(blocks.exif, density);
+    }
   } else if (target.synthesizeExifDensity === true && target.density !== undefined) {
     blocks.exif = buildExif({ density: target.density });
   }

@@ -9,6 +9,7 @@
 import {
   TiffType,
   encodeValues,
+  entryBytes,
   findEntry,
   readIfd,
   readTiffHeader,
@@ -103,6 +104,37 @@ export function buildExif(options: { readonly density: number }): Buffer {
     order,
   );
   return Buffer.concat([header, ifd]);
+}
+
+/**
+ * A copy of a bare EXIF block whose IFD0 records `density` DPI, for formats where EXIF is the only place for it
+ * (WebP, AVIF) and the block lacks the tags. IFD0 is rebuilt with its entries plus XResolution, YResolution and
+ * ResolutionUnit (inches) and appended to the block; the header then points to it. Nothing else moves, so every
+ * other offset (sub-IFDs, the thumbnail, maker notes) stays valid; the old directory is left as unreferenced bytes.
+ * A block that cannot be read is returned unchanged.
+ */
+export function addExifResolution(exif: Uint8Array, density: number): Buffer {
+  const source = Buffer.from(exif);
+  const header = readTiffHeader(source);
+  const ifd0 = header && readIfd(source, header.ifd0, header.order);
+  if (header === undefined || ifd0 === undefined) return source;
+  const { order } = header;
+  const resolutionTags = new Set<number>([ExifTag.XResolution, ExifTag.YResolution, ExifTag.ResolutionUnit]);
+  const resolution = encodeValues(TiffType.RATIONAL, toRational(density), order);
+  const entries = [
+    ...ifd0.entries
+      .filter((entry) => !resolutionTags.has(entry.tag))
+      .map((entry) => ({ tag: entry.tag, type: entry.type, count: entry.count, data: Uint8Array.from(entryBytes(source, entry)) })),
+    { tag: ExifTag.XResolution, type: TiffType.RATIONAL, count: 1, data: resolution },
+    { tag: ExifTag.YResolution, type: TiffType.RATIONAL, count: 1, data: resolution },
+    { tag: ExifTag.ResolutionUnit, type: TiffType.SHORT, count: 1, data: encodeValues(TiffType.SHORT, [RESOLUTION_UNIT_INCH], order) },
+  ];
+  // IFDs start on a word boundary.
+  const padding = Buffer.alloc(source.length % 2);
+  const base = source.length + padding.length;
+  const out = Buffer.concat([source, padding, serializeIfd(entries, base, ifd0.next, order)]);
+  writeUint32(out, 4, base, order);
+  return out;
 }
 
 /** The resolution in DPI recorded in a bare EXIF block's IFD0 (XResolution, converted from cm if need be). */

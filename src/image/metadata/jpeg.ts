@@ -1,14 +1,16 @@
 /**
  * JPEG metadata segments: inserting EXIF, XMP, ICC and IPTC into a JPEG that sharp encoded.
  *
- * Segments, in the order written, right after the JFIF APP0 that libjpeg emits:
+ * Segments, in the order written, right after the leading APP0 segments (libjpeg's JFIF, when the encoder wrote one):
  * - APP1 `Exif\0\0` + EXIF (one segment: at most 65527 bytes of EXIF; larger blocks are dropped, there is no
  *   standard way to split them).
  * - APP1 `http://ns.adobe.com/xap/1.0/\0` + XMP (at most 65502 bytes, after removing the packet's padding if need
  *   be; larger packets are dropped: Extended XMP is not written).
  * - APP2 `ICC_PROFILE\0` + sequence number + count + up to 65519 bytes, as many as needed (ICC spec, annex B).
  * - APP13 `Photoshop 3.0\0` + IRB resource 0x0404 holding the IPTC-IIM.
- * The density goes into the JFIF APP0 (whole DPI; EXIF, when present, holds the exact value).
+ * The density goes into the JFIF APP0 (whole DPI; EXIF, when present, holds the exact value). sharp 0.35 writes no
+ * JFIF segment, so when a density is given and there is none, a JFIF 1.01 APP0 is added right after SOI, where the
+ * JFIF specification puts it.
  */
 import { debuglog } from 'node:util';
 import type { MetadataBlocks } from './blocks.js';
@@ -24,6 +26,9 @@ const ICC_HEADER = Buffer.from('ICC_PROFILE\0', 'latin1');
 const PHOTOSHOP_HEADER = Buffer.from('Photoshop 3.0\0', 'latin1');
 /** 65535 - 2 (length field) - 12 (ICC_PROFILE\0) - 2 (sequence, count). */
 const ICC_CHUNK_BYTES = 65519;
+
+/** A JFIF 1.01 APP0 segment without a thumbnail; its density is filled in by jfifWithDensity. */
+const JFIF_APP0 = Buffer.from([0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]);
 
 const SOI = 0xd8;
 const SOS = 0xda;
@@ -103,8 +108,10 @@ export function injectJpegMetadata(jpeg: Uint8Array, blocks: MetadataBlocks, opt
     const bytes = source.subarray(entry.start, entry.end);
     return options.density !== undefined && isJfif(entry) ? jfifWithDensity(bytes, options.density) : bytes;
   };
+  const addedJfif = options.density !== undefined && !segments.some(isJfif) ? [jfifWithDensity(JFIF_APP0, options.density)] : [];
   return Buffer.concat([
     source.subarray(0, 2),
+    ...addedJfif,
     ...segments.slice(0, split).map(piece),
     ...inserted,
     ...segments.slice(split).filter((entry) => !replaced(entry)).map(piece),
