@@ -22,15 +22,16 @@ function failingModel(): Uint8Array {
   return g.toModel({ metadata: { 'upscale.scale': '1' } });
 }
 
-test('an inference failure is our one line on stderr, without onnxruntime\'s own (coloured) log line', () => {
+test('a model that fails on every input: one line without onnxruntime\'s own (coloured) log, exit 2, not N failures', () => {
   const dir = mkdtempSync(join(tmpdir(), 'upscale-messages-'));
   try {
     writeFileSync(join(dir, 'fails.onnx'), failingModel());
-    copyFileSync(join(ROOT, 'assets', 'sample.png'), join(dir, 'sample.png'));
-    const r = spawnSync(process.execPath, [BIN, 'sample.png', '-m', 'fails.onnx', '-s', '1.5'], { cwd: dir, encoding: 'utf8' });
-    assert.notEqual(r.status, 0);
+    for (const name of ['a.png', 'b.png', 'c.png']) copyFileSync(join(ROOT, 'assets', 'sample.png'), join(dir, name));
+    const r = spawnSync(process.execPath, [BIN, 'a.png', 'b.png', 'c.png', '-m', 'fails.onnx', '-s', '1.5'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
     assert.doesNotMatch(r.stderr, /\u001b\[|onnxruntime|\.cc:\d+/, `stderr: ${r.stderr}`);
-    assert.match(r.stderr, /inference failed/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^upscale: fails\.onnx: inference failed on a 192x128 input \(Reshape node 'reshape': .*\); the model is unusable, so the other 2 inputs were not tried\n$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

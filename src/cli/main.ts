@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { isUpscaleError } from '../errors.js';
+import { isUpscaleError, terminalSafe } from '../errors.js';
 import { removeStaleTemporaries } from '../files.js';
 import { FILE_FORMATS, isFileFormat, type FileFormat } from '../image/index.js';
 import type { SizeRequest } from '../pipeline/size.js';
@@ -138,10 +138,11 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
 async function runUpscale(inputs: string[], options: CliOptions): Promise<number> {
   const size: SizeRequest = { scale: options.scale, width: options.width, height: options.height, fit: options.fit };
   const print = (line: string): void => {
-    if (!options.quiet && !options.json) process.stdout.write(`${line}\n`);
+    // File names come from the file system: escaped like error messages, so none can drive the terminal.
+    if (!options.quiet && !options.json) process.stdout.write(`${terminalSafe(line)}\n`);
   };
   const fail = (message: string): void => {
-    process.stderr.write(`upscale: ${message}\n`);
+    process.stderr.write(`upscale: ${terminalSafe(message)}\n`);
   };
 
   const outputProblem = outputOptionProblem(inputs, options.output);
@@ -195,6 +196,8 @@ async function runUpscale(inputs: string[], options: CliOptions): Promise<number
     // Temporaries left in the output directories by runs that were killed (their process is gone).
     for (const outDir of new Set(jobs.map((job) => dirname(job.output)))) await removeStaleTemporaries(outDir);
     const progress = createProgressView(process.stderr.isTTY === true && !options.quiet && !options.json);
+    // A model that fails on its first input before any success is unusable: one line and exit 2, not N failures.
+    let modelWorked = false;
     for (const [i, job] of jobs.entries()) {
       if (controller.signal.aborted) break;
       const fileOptions: UpscaleFileOptions = {
@@ -215,6 +218,7 @@ async function runUpscale(inputs: string[], options: CliOptions): Promise<number
         mkdirSync(dirname(job.output), { recursive: true });
         const result = await upscaler.upscaleFile(job.input, job.output, fileOptions);
         progress.stop();
+        modelWorked = true;
         print(`${job.input} -> ${job.output} (${result.inputSize.width}x${result.inputSize.height} -> ${result.outputSize.width}x${result.outputSize.height}, ${(result.milliseconds / 1000).toFixed(1)} s)`);
         reports.push({
           input: job.input,
@@ -234,6 +238,11 @@ async function runUpscale(inputs: string[], options: CliOptions): Promise<number
           continue;
         }
         if (isUpscaleError(error) && error.code === 'ABORTED') break;
+        if (isUpscaleError(error) && !modelWorked && (error.code === 'INFERENCE_FAILED' || error.code === 'MODEL_INVALID')) {
+          const rest = jobs.length - i - 1;
+          fail(`${error.message}; the model is unusable${rest > 0 ? `, so the other ${rest} input${rest === 1 ? ' was' : 's were'} not tried` : ''}`);
+          return 2;
+        }
         const message = isUpscaleError(error) ? error.message : `${job.input}: ${error instanceof Error ? error.message : String(error)}`;
         fail(message);
         reports.push({ input: job.input, output: job.output, status: 'failed', error: { code: isUpscaleError(error) ? error.code : 'INTERNAL', message } });
