@@ -351,3 +351,14 @@ test('a failing encoder (as on a full disk) leaves no output and no temporary fi
   assert.ok(!existsSync(join(dir, 'full.mp4')));
   assert.deepEqual(leftovers(), []);
 });
+
+test('a temporary output left by a killed run (its process gone) is removed by the next run in that directory', () => {
+  mkdirSync(join(dir, 'stale'), { recursive: true });
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+  const stale = join(dir, 'stale', `.old@2x.upscale-tmp-${dead}-0123abcd.mp4`);
+  writeFileSync(stale, 'half a video');
+  const r = upscale(['flat.mp4', '-m', 'bicubic', '-o', join('stale', 'fresh.mp4')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!existsSync(stale), 'stale temporary removed');
+  assert.deepEqual(readdirSync(join(dir, 'stale')), ['fresh.mp4']);
+});

@@ -3,11 +3,11 @@
  * segments of N frames (each its own ffmpeg, fed a Matroska stream that carries every frame's original timestamp),
  * then concatenate the segments and copy the input's other streams, chapters and metadata into the output.
  */
-import { randomBytes } from 'node:crypto';
 import { access, link, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { throwIfAborted, UpscaleError } from '../errors.js';
+import { removeStaleTemporaries, temporaryPathFor } from '../files.js';
 import { resolveTargetSize, validateSizeRequest, type Size, type SizeRequest } from '../pipeline/size.js';
 import type { Upscaler } from '../upscaler.js';
 import { chooseEncoder, chromaSubsampling, encoderArgs, muxerFor, type EncoderSettings, type VideoCodec } from './codecs.js';
@@ -151,7 +151,9 @@ export async function upscaleVideo(upscaler: Upscaler, input: string, output: st
   const ptsUs = times.ptsUs;
   const originUs = ptsUs[first]!;
   const endOfRange = last < ptsUs.length ? ptsUs[last]! : times.endUs;
-  const tempOutput = join(dirname(output), `.${basename(output, extname(output))}.upscale-tmp-${process.pid}-${randomBytes(4).toString('hex')}${extname(output)}`);
+  // The container is told by the extension, so the temporary name keeps it; one left by a killed run goes now.
+  await removeStaleTemporaries(dirname(output));
+  const tempOutput = temporaryPathFor(output, { keepExtension: true });
 
   let decoder: ToolProcess | undefined;
   let encoder: { process: ToolProcess; index: number } | undefined;
