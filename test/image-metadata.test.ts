@@ -504,3 +504,13 @@ describe('density through upscaleFile: every place an input keeps it, every outp
     assert.equal(added.toString('latin1', 26, 28), 'me');
   });
 });
+
+test('a JPEG that states no resolution gives none: not the 72 DPI libvips reports for it', async () => {
+  const bytes = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+  assert.equal((await sharp(bytes).metadata()).density, 72, 'libvips invents 72 DPI');
+  const decoded = await decodeImage(bytes, { maxPixels: Infinity });
+  assert.equal(decoded.metadata.density, undefined);
+  // A JFIF density in DPI is the file's own, and kept.
+  const stated = await sharp(bytes).withMetadata({ density: 300 }).jpeg().toBuffer();
+  assert.equal((await decodeImage(stated, { maxPixels: Infinity })).metadata.density, 300);
+});

@@ -175,8 +175,11 @@ function readMetadata(header: Metadata, bytes: Buffer, format: InputFormat, keep
   let iptc = iptcSource === undefined ? undefined : normalizeIptc(iptcSource);
   if (iptc === undefined && format === 'png') iptc = readPngRawProfile(bytes, 'iptc');
   if (iptc !== undefined) metadata.iptc = iptc;
-  // WebP and AVIF have no density field of their own; libvips does not read it back from their EXIF.
-  const density = header.density ?? (exif === undefined ? undefined : readExifDensity(exif));
+  // WebP and AVIF have no density field of their own; libvips does not read it back from their EXIF. For a JPEG
+  // without a resolution unit (no JFIF density, or JFIF units 0: an aspect ratio only) libvips reports 72 DPI of
+  // its own invention, which is not the file's: only EXIF can say then.
+  const stated = format === 'jpeg' && header.resolutionUnit === undefined ? undefined : header.density;
+  const density = stated ?? (exif === undefined ? undefined : readExifDensity(exif));
   if (density !== undefined) metadata.density = density;
   if (header.orientation !== undefined) metadata.orientation = header.orientation;
   return metadata;
