@@ -2,11 +2,12 @@
  * The on-disk cache of converted models: a model converted once (from TensorFlow.js layers, and later from PyTorch
  * or NCNN files) is stored as ONNX under a key derived from its source weights, so the conversion runs once.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
+import { removeStaleTemporaries, temporaryPathFor } from '../files.js';
 
 const debug = debuglog('upscale');
 
@@ -47,9 +48,11 @@ export async function cachedModel(key: string, build: () => Promise<Uint8Array> 
     // Not cached yet.
   }
   const bytes = await build();
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temp = temporaryPathFor(path);
   try {
     await mkdir(dir, { recursive: true });
+    // A conversion killed half-written leaves its temporary; the next one to write here removes it.
+    await removeStaleTemporaries(dir);
     await writeFile(temp, bytes);
     await rename(temp, path);
   } catch (error) {
@@ -94,7 +97,7 @@ export async function cachedModelWithInfo<T>(
 }
 
 async function writeAtomically(path: string, text: string): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temp = temporaryPathFor(path);
   try {
     await writeFile(temp, text);
     await rename(temp, path);

@@ -2,12 +2,12 @@
  * The user's model library (`upscale models add/list/info/remove`): imported models stored as converted ONNX with
  * a JSON description each, named by a short id usable with `-m`.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { UpscaleError } from '../errors.js';
+import { removeStaleTemporaries, temporaryPathFor } from '../files.js';
 import { importModelFile, type ImportedModelInfo } from './import.js';
 import { loadOnnxBytes } from './onnx-file.js';
 import type { ModelDescriptor } from './types.js';
@@ -130,8 +130,9 @@ export function libraryDescriptor(entry: LibraryEntry): ModelDescriptor {
 }
 
 async function writeAtomically(path: string, data: Uint8Array | string): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temp = temporaryPathFor(path);
   try {
+    await removeStaleTemporaries(dirname(path));
     await writeFile(temp, data);
     await rename(temp, path);
   } catch (error) {
