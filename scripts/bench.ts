@@ -10,8 +10,9 @@
  * 4. Community architectures converted from PyTorch weights (RRDBNet, Compact): s/MP and peak memory.
  * 5. Video: frames per second for a 640x360 clip enlarged x2, and where the time goes.
  * 6. Every built-in network on a 640x480 photo enlarged x4, as ratios to fast, with bicubic as the floor.
+ * 7. The web app's server: GET /api/jobs latency (p50, p99) while jobs run, against the server idle.
  *
- * `npm run bench -- import` runs one section (reference, photo, upscalerjs, import, video, models).
+ * `npm run bench -- import` runs one section (reference, photo, upscalerjs, import, video, models, server).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { runTiled } from '../src/tiling/run.js';
 import { REFERENCE_BENCH_FLOPS_PER_PIXEL, REFERENCE_BENCH_NET, randomConvNet } from '../test/fixtures/models.js';
 import { testRaster } from '../test/helpers/rasters.js';
 import { benchImportedArchitectures } from './bench-import.js';
+import { benchServer } from './bench-server.js';
 import { benchUpscalerJs } from './bench-upscalerjs.js';
 import { benchVideo } from './bench-video.js';
 
@@ -157,6 +159,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   import: () => benchImportedArchitectures(work),
   video: () => benchVideo(work),
   models: builtinModels,
+  server: () => benchServer(work),
 };
 const chosen = process.argv.slice(2);
 for (const name of chosen) if (!(name in SECTIONS)) throw new Error(`unknown bench section "${name}" (expected ${Object.keys(SECTIONS).join(', ')})`);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { decodeImage } from '../src/image/index.js';
+import { DEFAULT_MODEL } from '../src/models/registry.js';
 import type { Raster } from '../src/image/raster.js';
 import { startServer, type Job, type RunningServer, type TileEvent } from '../src/server/index.js';
 import { createUpscaler } from '../src/upscaler.js';
@@ -322,7 +323,7 @@ test('result before done is 409', async () => {
   await fetch(`${server.url}api/jobs/${job.id}`, { method: 'DELETE' });
 });
 
-test('bad requests: 400 with the field named, 415 by content, 422 over the pixel limit', async () => {
+test('bad requests: 400 with the field named, 415 by content, 422 for a corrupt header or over the pixel limit', async () => {
   const image = await png(16, 16);
   const cases: [Record<string, string>, Uint8Array | undefined, number, string, RegExp][] = [
     [{ model: 'nope' }, image, 400, 'MODEL_NOT_FOUND', /unknown model "nope"/],
@@ -340,7 +341,7 @@ test('bad requests: 400 with the field named, 415 by content, 422 over the pixel
     [{}, new Uint8Array(0), 400, 'INPUT_EMPTY', /empty/],
     [{}, new TextEncoder().encode('hello, I am text pretending to be a PNG\n'), 415, 'INPUT_UNSUPPORTED', /photo\.png: not a supported image .*found text/],
     [{}, new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'), 415, 'INPUT_UNSUPPORTED', /found SVG/],
-    [{}, image.subarray(0, 60), 415, 'INPUT_CORRUPT', /corrupt or truncated PNG/],
+    [{}, image.subarray(0, 60), 422, 'INPUT_CORRUPT', /^photo\.png: corrupt or truncated PNG data/],
     [{}, await png(1200, 1000), 422, 'INPUT_TOO_LARGE', /1200x1000 \(1200000 pixels\), more than the limit of 1000000 pixels/],
   ];
   for (const [fields, file, status, code, message] of cases) {
@@ -362,6 +363,38 @@ test('bad requests: 400 with the field named, 415 by content, 422 over the pixel
   two.append('file', new Blob([new Uint8Array(image)]), 'b.png');
   assert.equal((await fetch(`${server.url}api/jobs`, { method: 'POST', body: two })).status, 400);
   assert.equal((await fetch(`${server.url}api/models`)).status, 200);
+});
+
+test('a field given twice is refused (400), naming the field; nothing is queued', async () => {
+  const image = await png(16, 16);
+  const count = ((await (await fetch(`${server.url}api/jobs`)).json()) as Job[]).length;
+  for (const [name, values] of [['scale', ['2', '3']], ['model', ['fast', 'fast']], ['fit', ['10x10', '20x20', '30x30']]] as const) {
+    const form = new FormData();
+    for (const value of values) form.append(name, value);
+    form.append('file', new Blob([new Uint8Array(image)]), 'a.png');
+    const response = await fetch(`${server.url}api/jobs`, { method: 'POST', body: form });
+    const body = (await response.json()) as ApiError;
+    assert.equal(response.status, 400, JSON.stringify(body));
+    assert.deepEqual(body.error, { code: 'INVALID_OPTION', message: `Expected the field "${name}" once, got it ${values.length} times` });
+  }
+  assert.equal(((await (await fetch(`${server.url}api/jobs`)).json()) as Job[]).length, count);
+  // The server carries on, and a job without a model field gets the default model.
+  const job = await create(server.url, image, { scale: '1' });
+  assert.equal(job.options.model, DEFAULT_MODEL);
+  await fetch(`${server.url}api/jobs/${job.id}`, { method: 'DELETE' });
+});
+
+test('an image damaged past its header is accepted from the header, then fails when it runs (INPUT_CORRUPT, naming the upload)', async () => {
+  const whole = await png(64, 48, 13);
+  const damaged = whole.subarray(0, Math.floor(whole.length / 2));
+  const job = await create(server.url, damaged, { model: 'nearest' }, 'half.png');
+  assert.deepEqual(job.input, { name: 'half.png', bytes: damaged.length, width: 64, height: 48, format: 'png', frames: 1 });
+  const failed = await waitFor(server.url, job.id);
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.error?.code, 'INPUT_CORRUPT');
+  assert.match(failed.error?.message ?? '', /^half\.png: corrupt or truncated PNG data/);
+  assert.ok(!failed.error?.message.includes(server.workDir), failed.error?.message);
+  assert.equal((await fetch(`${server.url}api/jobs/${job.id}`, { method: 'DELETE' })).status, 204);
 });
 
 test('denoise: the strength reaches the network, is shown in the job, and is refused when bad or for a model without one', async () => {

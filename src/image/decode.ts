@@ -214,8 +214,8 @@ async function readInput(path: string, where: { file?: string }): Promise<Buffer
   }
 }
 
-/** Maps a sharp failure to the error a user can act on. */
-function decodeError(error: unknown, format: InputFormat, where: { file?: string }): UpscaleError {
+/** Maps a sharp failure to the error a user can act on (also for header probes, ./probe.ts). */
+export function decodeError(error: unknown, format: InputFormat, where: { file?: string }): UpscaleError {
   // libvips' first line, without the colon it ends with when it has nothing more to say.
   const detail = ((error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '').trim().replace(/:$/, '');
   const options = { ...where, cause: error };

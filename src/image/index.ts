@@ -1,6 +1,8 @@
 /** Image I/O: decoding files to rasters and encoding rasters with their metadata. The only module importing sharp. */
 export { decodeImage, readImageFile } from './decode.js';
 export type { DecodeOptions, DecodedImage } from './decode.js';
+export { probeImage } from './probe.js';
+export type { ImageHeader } from './probe.js';
 export { encodeImage, normalizeEncodeOptions } from './encode.js';
 export type { EncodeOptions, NormalizedEncodeOptions, TiffCompression } from './encode.js';
 export {

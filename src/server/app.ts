@@ -62,6 +62,8 @@ export async function buildApp(store: JobStore, options: NormalizedServerOptions
       throw new ApiError(400, 'BAD_REQUEST', 'expected a multipart/form-data body with a "file" part (the image) and text fields (model, scale, width, height, fit, format, denoise)');
     }
     const fields = new Map<string, string>();
+    /** Fields given more than once, and how many times: refused once the body has been read. */
+    const repeated = new Map<string, number>();
     let file: { filename: string; bytes: Buffer } | undefined;
     try {
       for await (const part of request.parts()) {
@@ -71,6 +73,8 @@ export async function buildApp(store: JobStore, options: NormalizedServerOptions
             throw new ApiError(400, 'BAD_REQUEST', `unexpected file part "${part.fieldname.slice(0, 40)}"; the image goes in the "file" part`);
           }
           file = { filename: part.filename, bytes: await part.toBuffer() };
+        } else if (fields.has(part.fieldname)) {
+          repeated.set(part.fieldname, (repeated.get(part.fieldname) ?? 1) + 1);
         } else {
           fields.set(part.fieldname, typeof part.value === 'string' ? part.value : String(part.value));
         }
@@ -79,6 +83,9 @@ export async function buildApp(store: JobStore, options: NormalizedServerOptions
       // The parser's own errors (truncated or malformed bodies) carry no status: they are the client's.
       if (error instanceof ApiError || (error as FastifyError).statusCode !== undefined) throw error;
       throw new ApiError(400, 'BAD_REQUEST', `malformed multipart/form-data body (${error instanceof Error ? error.message : String(error)})`);
+    }
+    for (const [name, times] of repeated) {
+      throw new ApiError(400, 'INVALID_OPTION', `Expected the field "${name.slice(0, 40)}" once, got it ${times} times`);
     }
     if (file === undefined) throw new ApiError(400, 'BAD_REQUEST', 'expected a "file" part holding the image');
     const job = await store.create({ filename: file.filename, bytes: file.bytes, request: parseJobFields(fields) });

@@ -1,6 +1,7 @@
 /**
  * `startServer()`: the local web app's back end. Uploads and results live in a temporary working directory that
- * `close()` removes (and, as a last resort, the process's exit); jobs run one at a time through the library.
+ * `close()` removes (and, as a last resort, the process's exit); jobs run one at a time through the library, in a
+ * worker thread (worker.ts), so that the event loop answering requests is never held up by a job.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';

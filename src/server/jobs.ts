@@ -1,30 +1,22 @@
 /**
- * The job store: uploads checked and kept in a temporary working directory, a queue that runs one job at a time
- * through the library (`upscaleFile`, as the CLI does), cancellation through AbortController, progress turned into
- * events for subscribers, and clean-up of each job's files on delete and of everything on close.
+ * The job store: uploads checked from their header and kept in a temporary working directory, a queue that runs one
+ * job at a time in the job worker (runner.ts, worker.ts: the library's `upscaleFile`, as the CLI does, off the event
+ * loop that answers requests), cancellation, progress turned into events for subscribers, and clean-up of each
+ * job's files on delete and of everything on close.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
-import { isUpscaleError } from '../errors.js';
-import {
-  countFrames,
-  decodeImage,
-  describeContent,
-  isFileFormat,
-  sniffFormat,
-  type FileFormat,
-  type InputFormat,
-} from '../image/index.js';
-import { SUPPORTED_INPUT_DESCRIPTION } from '../image/formats.js';
+import { isFileFormat, probeImage, type FileFormat, type InputFormat } from '../image/index.js';
+import { isBuiltinName, resolveModel } from '../models/registry.js';
+import type { ModelDescriptor } from '../models/types.js';
 import { resolveTargetSize, type SizeRequest } from '../pipeline/size.js';
-import type { UpscaleProgress } from '../pipeline/upscale-raster.js';
-import { createUpscaler, type Upscaler } from '../upscaler.js';
 import { sizeLabel } from '../cli/inputs.js';
 import { TERMINAL_EVENTS, type JobEventType } from './events.js';
 import { ApiError, displayName, type JobRequest, type NormalizedServerOptions } from './limits.js';
-import { createTilePreview, recordTile, tilePng, type TilePreview } from './tiles.js';
+import type { WorkerError, WorkerProgress } from './protocol.js';
+import { JobRunner } from './runner.js';
 
 const debug = debuglog('upscale:server');
 
@@ -88,9 +80,9 @@ interface JobRecord {
   readonly mimeType: string;
   readonly request: JobRequest;
   readonly label: string;
-  readonly controller: AbortController;
   readonly listeners: Set<JobListener>;
-  preview: TilePreview | undefined;
+  /** The worker keeps this job's tiles (from its start until the next job starts, it fails or is deleted). */
+  hasTiles: boolean;
   /** Settles when the job's run ends (running jobs only). */
   settled: Promise<void> | undefined;
 }
@@ -136,71 +128,61 @@ const EXTENSION: Readonly<Record<FileFormat, string>> = {
 
 const ONE_FRAME_FORMATS: ReadonlySet<FileFormat> = new Set(['jpeg', 'tiff', 'avif']);
 
-/**
- * Upscalers made for a denoise strength asked for, kept at most (the least recently used go first). A strength is
- * any number from 0 to 1, so keeping one upscaler per strength for the server's lifetime would have no bound.
- */
-const MAX_STRENGTH_UPSCALERS = 4;
-
-interface CachedUpscaler {
-  readonly upscaler: Promise<Upscaler>;
-  /** Made for a denoise strength asked for (counted against MAX_STRENGTH_UPSCALERS). */
-  readonly strength: boolean;
-}
-
 export class JobStore {
   private readonly jobs = new Map<string, JobRecord>();
   private readonly queue: JobRecord[] = [];
+  /** Uploads being checked: they hold a place in the queue, so that concurrent uploads cannot overfill it. */
+  private intake = 0;
   private running: JobRecord | undefined;
-  /** By model and denoise strength (upscalerKey), least recently used first. */
-  private readonly upscalers = new Map<string, CachedUpscaler>();
   /** The finished job whose tiles are still served, until the next job starts. */
   private lastPreview: JobRecord | undefined;
+  private readonly runner: JobRunner;
   private closed = false;
 
   constructor(
     private readonly options: NormalizedServerOptions,
     /** The server's temporary working directory; one sub-directory per job. */
     readonly workDir: string,
-  ) {}
+  ) {
+    const { tileSize, threads, maxPixels, maxOutputPixels } = options;
+    this.runner = new JobRunner({ tileSize, threads, maxPixels, maxOutputPixels });
+  }
 
   /**
-   * Checks an upload and queues it: content sniffed (415), pixel limits (422), queue length (429), options that
-   * cannot apply to this image (400). Nothing reaches the disk before the checks pass, and then only under names
-   * of our own.
+   * Checks an upload and queues it: queue length (429) first, then from the header only, content sniffed (415), a
+   * header that cannot be read (422), pixel limits (422), options that cannot apply to this image (400). No pixel is
+   * decoded here: that happens once, when the job runs. Nothing reaches the disk before the checks pass, and then
+   * only under names of our own.
    */
   async create(upload: NewJob): Promise<Job> {
     if (this.closed) throw new ApiError(503, 'INTERNAL', 'the server is shutting down');
     this.checkQueue();
+    this.intake++;
+    try {
+      return await this.admit(upload);
+    } finally {
+      this.intake--;
+    }
+  }
+
+  private async admit(upload: NewJob): Promise<Job> {
     const name = displayName(upload.filename);
     const { bytes, request } = upload;
-    if (bytes.length === 0) throw new ApiError(400, 'INPUT_EMPTY', `${name}: file is empty (0 bytes), expected an image`);
-    const format = sniffFormat(bytes);
-    if (format === undefined) {
-      throw new ApiError(415, 'INPUT_UNSUPPORTED', `${name}: not a supported image (expected ${SUPPORTED_INPUT_DESCRIPTION}), found ${describeContent(bytes)}`);
-    }
     const { maxPixels, maxOutputPixels } = this.options;
-    // Decoding checks the header against the limit before any pixel is decompressed, and refuses corrupt data now
-    // rather than after a wait in the queue.
-    const decoded = await decodeImage(bytes, { maxPixels, file: name });
-    const { width, height } = decoded.raster;
-    const frames = await countFrames(bytes);
-    if (frames > 1 && width * height * frames > maxPixels) {
-      throw new ApiError(422, 'INPUT_TOO_LARGE', `${name}: animation of ${frames} frames of ${width}x${height} has ${width * height * frames} pixels, more than the limit of ${maxPixels} pixels`);
-    }
+    const { format, width, height, frames } = await probeImage(bytes, name, maxPixels);
+    this.runner.warm(); // an image is coming: the worker loads its modules while the checks go on
     const outputFormat: FileFormat = request.format ?? (isFileFormat(format) ? format : 'png');
     if (frames > 1 && ONE_FRAME_FORMATS.has(outputFormat)) {
       throw new ApiError(400, 'INVALID_OPTION', `${name}: animated image (${frames} frames) cannot be written as ${outputFormat.toUpperCase()}, which holds one frame; choose gif, webp, png or apng`);
     }
     // Also refuses a denoise strength for a model without one (400 INVALID_OPTION), before anything is queued.
-    const upscaler = await this.upscalerFor(request);
+    const model = await this.describe(request);
     const size = sizeRequest(request);
-    const target = resolveTargetSize({ width, height }, size, upscaler.model.scale);
+    const target = resolveTargetSize({ width, height }, size, model.scale);
     if (target.width * target.height > maxOutputPixels) {
       throw new ApiError(422, 'INPUT_TOO_LARGE', `${name}: output of ${target.width}x${target.height} (${target.width * target.height} pixels) is more than the limit of ${maxOutputPixels} pixels`);
     }
-    // Checked again: other uploads may have been queued while this one was decoded.
-    this.checkQueue();
+    if (this.closed) throw new ApiError(503, 'INTERNAL', 'the server is shutting down');
 
     const id = randomUUID();
     const dir = join(this.workDir, id);
@@ -215,7 +197,7 @@ export class JobStore {
         input: { name, bytes: bytes.length, width, height, format, frames },
         options: {
           model: request.model,
-          ...(upscaler.model.denoise === undefined ? {} : { denoise: upscaler.model.denoise }),
+          ...(model.denoise === undefined ? {} : { denoise: model.denoise }),
           ...(request.scale === undefined ? {} : { scale: request.scale }),
           ...(request.width === undefined ? {} : { width: request.width }),
           ...(request.height === undefined ? {} : { height: request.height }),
@@ -229,10 +211,9 @@ export class JobStore {
       outputPath: join(dir, `output.${outputFormat === 'apng' ? 'apng' : EXTENSION[outputFormat]}`),
       mimeType: INPUT_MIME[format],
       request,
-      label: sizeLabel(size, upscaler.model.scale),
-      controller: new AbortController(),
+      label: sizeLabel(size, model.scale),
       listeners: new Set(),
-      preview: undefined,
+      hasTiles: false,
       settled: undefined,
     };
     this.jobs.set(id, record);
@@ -266,7 +247,8 @@ export class JobStore {
     const record = this.record(id);
     if (record.job.status === 'queued' || record.job.status === 'running') this.stop(record);
     this.jobs.delete(id);
-    record.preview = undefined;
+    if (record.hasTiles) this.runner.forget(id);
+    record.hasTiles = false;
     if (this.lastPreview === record) this.lastPreview = undefined;
     await rm(record.dir, { recursive: true, force: true });
     // A run still winding down may write its output after this; remove it again once it has stopped.
@@ -293,7 +275,7 @@ export class JobStore {
   /** The PNG of a finished tile while the job runs or just after; undefined otherwise. */
   async tile(id: string, pass: number, index: number): Promise<Buffer | undefined> {
     const record = this.record(id);
-    return record.preview === undefined ? undefined : tilePng(record.preview, pass, index);
+    return record.hasTiles ? this.runner.tile(id, pass, index) : undefined;
   }
 
   /**
@@ -312,9 +294,7 @@ export class JobStore {
     this.closed = true;
     for (const record of [...this.queue, ...(this.running === undefined ? [] : [this.running])]) this.stop(record);
     await this.running?.settled;
-    const upscalers = await Promise.allSettled([...this.upscalers.values()].map((cached) => cached.upscaler));
-    this.upscalers.clear();
-    for (const result of upscalers) if (result.status === 'fulfilled') await result.value.dispose().catch(() => undefined);
+    await this.runner.close();
   }
 
   private record(id: string): JobRecord {
@@ -323,9 +303,11 @@ export class JobStore {
     return record;
   }
 
+  /** Refuses an upload when the jobs waiting and the uploads being checked fill the queue. */
   private checkQueue(): void {
-    if (this.queue.length >= this.options.maxQueued) {
-      throw new ApiError(429, 'QUEUE_FULL', `${this.queue.length} jobs are waiting, the limit is ${this.options.maxQueued}; try again when some have finished`);
+    if (this.queue.length + this.intake >= this.options.maxQueued) {
+      const waiting = this.intake === 0 ? `${this.queue.length} jobs are waiting` : `${this.queue.length} jobs are waiting and ${this.intake} being uploaded`;
+      throw new ApiError(429, 'QUEUE_FULL', `${waiting}, the limit is ${this.options.maxQueued}; try again when some have finished`);
     }
   }
 
@@ -354,41 +336,18 @@ export class JobStore {
   private stop(record: JobRecord): void {
     const queued = this.queue.indexOf(record);
     if (queued >= 0) this.queue.splice(queued, 1);
-    record.controller.abort();
+    else if (record === this.running) this.runner.cancel(record.job.id);
     this.finish(record, 'cancelled');
   }
 
-  /** One upscaler per model and denoise strength, made on first use and kept (see MAX_STRENGTH_UPSCALERS). */
-  private upscalerFor(request: Pick<JobRequest, 'model' | 'denoise'>): Promise<Upscaler> {
-    const key = upscalerKey(request);
-    const cached = this.upscalers.get(key);
-    if (cached !== undefined) {
-      this.upscalers.delete(key); // most recently used last
-      this.upscalers.set(key, cached);
-      return cached.upscaler;
-    }
-    const { model, denoise } = request;
-    const { tileSize, threads, maxPixels, maxOutputPixels } = this.options;
-    const upscaler = createUpscaler({ model, denoise, tileSize, threads, maxInputPixels: maxPixels, maxOutputPixels });
-    this.upscalers.set(key, { upscaler, strength: denoise !== undefined });
-    upscaler.then(
-      () => this.evictStrengths(),
-      () => {
-        if (this.upscalers.get(key)?.upscaler === upscaler) this.upscalers.delete(key);
-      },
-    );
-    return upscaler;
-  }
-
-  /** Frees the least recently used upscalers made for a strength beyond the limit, never the running job's. */
-  private evictStrengths(): void {
-    const running = this.running === undefined ? undefined : upscalerKey(this.running.request);
-    const keys = [...this.upscalers].filter(([key, cached]) => cached.strength && key !== running).map(([key]) => key);
-    for (const key of keys.slice(0, Math.max(0, keys.length - MAX_STRENGTH_UPSCALERS))) {
-      const cached = this.upscalers.get(key)!;
-      this.upscalers.delete(key);
-      void cached.upscaler.then((upscaler) => upscaler.dispose()).catch(() => undefined);
-    }
+  /**
+   * The descriptor of the model asked for (its scale, its denoise strength). Built-in models and classical methods
+   * are described here without loading anything; a model of the user's library is loaded to be described, so that
+   * is left to the worker (which keeps it for the job).
+   */
+  private async describe(request: Pick<JobRequest, 'model' | 'denoise'>): Promise<ModelDescriptor> {
+    if (isBuiltinName(request.model)) return (await resolveModel(request.model, {}, { denoise: request.denoise })).descriptor;
+    return this.runner.describe({ model: request.model, denoise: request.denoise });
   }
 
   /** Starts the next queued job when none is running: one inference at a time. */
@@ -406,22 +365,20 @@ export class JobStore {
   }
 
   private async run(record: JobRecord): Promise<void> {
-    const { job, request, controller } = record;
+    const { job, request } = record;
     job.status = 'running';
     job.startedAt = new Date().toISOString();
-    // Tiles of the previous job are served until this one starts.
-    if (this.lastPreview !== undefined) this.lastPreview.preview = undefined;
-    const preview = createTilePreview();
-    record.preview = preview;
+    // Tiles of the previous job are served until this one starts (the worker then replaces them).
+    if (this.lastPreview !== undefined) this.lastPreview.hasTiles = false;
+    record.hasTiles = true;
     this.lastPreview = record;
     this.emit(record, 'started', this.view(record));
 
     const started = performance.now();
     let frame = 0;
     let frames = 1;
-    let tiles = 0;
-    const onProgress = (event: UpscaleProgress): void => {
-      if (controller.signal.aborted) return;
+    const onProgress = (event: WorkerProgress): void => {
+      if (record.job.status !== 'running') return; // cancelled: the worker stops within one tile
       if (event.stage === 'frame') {
         frame = event.index;
         frames = event.total;
@@ -429,9 +386,6 @@ export class JobStore {
         this.emit(record, 'frame', { index: frame, total: frames, etaMs: job.progress.etaMs });
         return;
       }
-      if (event.stage !== 'tile') return;
-      tiles++;
-      recordTile(preview, event.pass, event.index, event.rect, event.output);
       const fraction = frames > 1 ? (frame + event.fraction) / frames : event.fraction;
       const elapsed = performance.now() - started;
       const eta = frames > 1 ? (fraction > 0 ? (elapsed * (1 - fraction)) / fraction : undefined) : event.etaMs;
@@ -450,8 +404,8 @@ export class JobStore {
         passes: event.passes,
         index: event.index,
         total: event.total,
-        rect: { ...event.rect },
-        passSize: { width: event.passSize.width, height: event.passSize.height },
+        rect: event.rect,
+        passSize: event.passSize,
         fraction,
         etaMs,
         url: `/api/jobs/${job.id}/tiles/${event.pass}/${event.index}`,
@@ -460,68 +414,68 @@ export class JobStore {
       this.emit(record, 'tile', data);
     };
 
-    try {
-      const upscaler = await this.upscalerFor(request);
-      const result = await upscaler.upscaleFile(record.inputPath, record.outputPath, {
-        ...sizeRequest(request),
+    const outcome = await this.runner.run(
+      {
+        jobId: job.id,
+        model: { model: request.model, denoise: request.denoise },
+        input: record.inputPath,
+        output: record.outputPath,
+        size: sizeRequest(request),
         format: job.options.format,
-        overwrite: true,
-        signal: controller.signal,
-        onProgress,
-      });
-      if (controller.signal.aborted) return;
-      const { size } = await stat(record.outputPath);
-      const base = job.input.name.replace(/\.[^.]*$/, '') || 'image';
-      job.output = {
-        name: `${base}@${record.label}.${EXTENSION[job.options.format]}`,
-        width: result.outputSize.width,
-        height: result.outputSize.height,
-        format: job.options.format,
-        bytes: size,
-        frames: result.frames,
-        model: result.model,
-        milliseconds: result.milliseconds,
-      };
-      if (tiles === 0) {
-        // A classical method has no tiles: the whole image is its one tile, read back from the result.
-        preview.resultFile = record.outputPath;
-        const rect = { x: 0, y: 0, width: result.outputSize.width, height: result.outputSize.height };
-        recordTile(preview, 1, 0, rect, undefined);
-        job.progress = { fraction: 1, etaMs: 0, tilesDone: 1, tilesTotal: 1, pass: 1, passes: 1 };
-        this.emit(record, 'tile', {
-          pass: 1,
-          passes: 1,
-          index: 0,
-          total: 1,
-          rect,
-          passSize: { width: rect.width, height: rect.height },
-          fraction: 1,
-          etaMs: 0,
-          url: `/api/jobs/${job.id}/tiles/1/0`,
-        } satisfies TileEvent);
-      }
-      job.progress = { ...job.progress, fraction: 1, etaMs: 0 };
-      this.finish(record, 'done');
-    } catch (error) {
-      if (controller.signal.aborted) return; // already reported as cancelled
-      record.preview = undefined;
-      job.error = publicError(error, record);
-      debug('job %s failed: %O', job.id, error);
-      this.finish(record, 'failed');
+      },
+      onProgress,
+    );
+    if (record.job.status !== 'running') return; // already reported as cancelled
+    if (outcome.status === 'cancelled') {
+      this.finish(record, 'cancelled');
+      return;
     }
+    if (outcome.status === 'failed') {
+      record.hasTiles = false;
+      job.error = publicError(outcome.error, record);
+      debug('job %s failed: %s', job.id, outcome.error.stack ?? outcome.error.message);
+      this.finish(record, 'failed');
+      return;
+    }
+    const { result } = outcome;
+    const base = job.input.name.replace(/\.[^.]*$/, '') || 'image';
+    job.output = {
+      name: `${base}@${record.label}.${EXTENSION[job.options.format]}`,
+      width: result.width,
+      height: result.height,
+      format: job.options.format,
+      bytes: result.bytes,
+      frames: result.frames,
+      model: result.model,
+      milliseconds: result.milliseconds,
+    };
+    if (result.tiles === 0) {
+      // A classical method has no tiles: the whole image is its one tile, read back from the result.
+      const rect = { x: 0, y: 0, width: result.width, height: result.height };
+      job.progress = { fraction: 1, etaMs: 0, tilesDone: 1, tilesTotal: 1, pass: 1, passes: 1 };
+      this.emit(record, 'tile', {
+        pass: 1,
+        passes: 1,
+        index: 0,
+        total: 1,
+        rect,
+        passSize: { width: rect.width, height: rect.height },
+        fraction: 1,
+        etaMs: 0,
+        url: `/api/jobs/${job.id}/tiles/1/0`,
+      } satisfies TileEvent);
+    }
+    job.progress = { ...job.progress, fraction: 1, etaMs: 0 };
+    this.finish(record, 'done');
   }
 }
 
 /** A failure as the client sees it: the library's code and message, with our paths replaced by the upload's name. */
-function publicError(error: unknown, record: JobRecord): { code: string; message: string } {
+function publicError(error: WorkerError, record: JobRecord): { code: string; message: string } {
   const name = record.job.input.name;
-  let message = error instanceof Error ? error.message : String(error);
+  let message = error.message;
   for (const path of [record.inputPath, record.outputPath, record.dir]) message = message.split(path).join(name);
-  return { code: isUpscaleError(error) ? error.code : 'INTERNAL', message };
-}
-
-function upscalerKey(request: Pick<JobRequest, 'model' | 'denoise'>): string {
-  return `${request.model}\n${request.denoise ?? ''}`;
+  return { code: error.code ?? 'INTERNAL', message };
 }
 
 function sizeRequest(request: JobRequest): SizeRequest {

@@ -106,14 +106,17 @@ export class ApiError extends Error {
   }
 }
 
-/** The HTTP status for a library error about an upload or its options. */
+/**
+ * The HTTP status for a library error about an upload or its options: 415 for a type we do not read, 422 for an
+ * image of a type we read that cannot be used (a header that cannot be read, too many pixels), 400 for options.
+ */
 export function apiErrorFrom(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (isUpscaleError(error)) {
     const status =
-      error.code === 'INPUT_UNSUPPORTED' || error.code === 'INPUT_CORRUPT'
+      error.code === 'INPUT_UNSUPPORTED'
         ? 415
-        : error.code === 'INPUT_TOO_LARGE'
+        : error.code === 'INPUT_TOO_LARGE' || error.code === 'INPUT_CORRUPT'
           ? 422
           : error.code === 'INVALID_OPTION' || error.code === 'MODEL_NOT_FOUND' || error.code === 'INPUT_EMPTY'
             ? 400

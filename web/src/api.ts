@@ -22,7 +22,7 @@ const STATUS_TEXT: Record<number, string> = {
   409: 'Not ready yet',
   413: 'The file is too large for this server',
   415: 'This file is not an image the server can read',
-  422: 'The image has too many pixels',
+  422: 'The image is too large or damaged',
   429: 'Too many jobs are waiting; wait for some to finish',
 };
 
