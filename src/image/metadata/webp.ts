@@ -86,6 +86,7 @@ function riffChunk(fourcc: string, data: Uint8Array): Buffer {
 }
 
 function vp8xCanvas(data: Buffer): { width: number; height: number } {
+  if (data.length < 10) throw new Error(`not a WebP: VP8X chunk of ${data.length} bytes, expected 10`);
   return { width: data.readUIntLE(4, 3) + 1, height: data.readUIntLE(7, 3) + 1 };
 }
 
@@ -94,7 +95,9 @@ function bitstreamSize(chunks: readonly RiffChunk[]): { width: number; height: n
   const vp8 = chunks.find((chunk) => chunk.fourcc === 'VP8 ');
   if (vp8 !== undefined && vp8.data.length >= 10) {
     // 3-byte frame tag, start code 9D 01 2A, then 14-bit width and height (top 2 bits are scaling).
-    return { width: vp8.data.readUInt16LE(6) & 0x3fff, height: vp8.data.readUInt16LE(8) & 0x3fff };
+    const size = { width: vp8.data.readUInt16LE(6) & 0x3fff, height: vp8.data.readUInt16LE(8) & 0x3fff };
+    if (size.width === 0 || size.height === 0) throw new Error(`not a WebP: VP8 frame of ${size.width}x${size.height} pixels`);
+    return size;
   }
   const vp8l = chunks.find((chunk) => chunk.fourcc === 'VP8L');
   if (vp8l !== undefined && vp8l.data.length >= 5 && vp8l.data[0] === 0x2f) {
